@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// envVar is one KEY=VALUE line of the client environment.
+type envVar struct {
+	key, value string
+}
+
+// clientEnv returns the environment clients need to reach the stack, in print order.
+func clientEnv(st *stack, bucket, dataDir string) []envVar {
+	return []envVar{
+		{"DOCDB_URI", st.docdbURI},
+		{"AWS_ENDPOINT_URL_S3", st.s3Endpoint},
+		{"AWS_ACCESS_KEY_ID", AccessKey},
+		{"AWS_SECRET_ACCESS_KEY", SecretKey},
+		{"AWS_REGION", Region},
+		{"ANALYSIS_BUCKET", "s3://" + bucket},
+		{"DEVSTACK_DATA_DIR", dataDir},
+		{"DEVSTACK_PID", strconv.Itoa(os.Getpid())},
+	}
+}
+
+// readyLine is printed after the environment once the stack is usable.
+const readyLine = "DEVSTACK_READY=1"
+
+// checkEnv rejects values a plain KEY=VALUE line (or a sourced shell file) cannot carry.
+func checkEnv(env []envVar) error {
+	for _, v := range env {
+		if v.value == "" || strings.ContainsAny(v.value, " \t\r\n'\"\\$`;&|<>()") {
+			return fmt.Errorf("%s=%q is empty or has spaces/shell characters (use --dir with a plain path)", v.key, v.value)
+		}
+	}
+	return nil
+}
+
+// writeEnv prints the environment and the ready line to w and flushes.
+func writeEnv(w io.Writer, env []envVar) error {
+	if err := checkEnv(env); err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	for _, v := range env {
+		fmt.Fprintf(bw, "%s=%s\n", v.key, v.value)
+	}
+	fmt.Fprintln(bw, readyLine)
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write environment to stdout: %w", err)
+	}
+	if f, ok := w.(*os.File); ok {
+		_ = f.Sync() // best effort; pipes and terminals do not support it
+	}
+	return nil
+}
+
+// writeEnvFile writes the environment as sourceable "export KEY=VALUE" lines
+// to path atomically (temporary file in the same directory, then rename).
+func writeEnvFile(path string, env []envVar) (err error) {
+	if err := checkEnv(env); err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create env file dir: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("create temporary env file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriter(tmp)
+	for _, v := range env {
+		fmt.Fprintf(bw, "export %s=%s\n", v.key, v.value)
+	}
+	fmt.Fprintf(bw, "export %s\n", readyLine)
+	if err := errors.Join(bw.Flush(), tmp.Chmod(0o644), tmp.Sync(), tmp.Close()); err != nil {
+		return fmt.Errorf("write env file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("rename env file into place: %w", err)
+	}
+	return nil
+}
