@@ -1,0 +1,304 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
+)
+
+// Defaults of S3Options.
+const (
+	// DefaultRegion is the region used when neither S3Options nor the standard chain
+	// names one.
+	DefaultRegion = "us-east-1"
+	// DefaultMaxAttempts is the number of attempts per S3 request, the first included.
+	DefaultMaxAttempts = 5
+	// DefaultPartSize is the multipart part size of uploads.
+	DefaultPartSize = 16 << 20
+	// DefaultConcurrency is the number of parts of one upload sent at once.
+	DefaultConcurrency = 5
+	// MinPartSize is S3's smallest part size (the last part excepted).
+	MinPartSize = 5 << 20
+)
+
+// S3Options configures NewS3. The zero value is ready to use: credentials, region and
+// endpoint come from the standard AWS chain (environment, shared config, IMDS), which
+// honours AWS_ENDPOINT_URL_S3.
+type S3Options struct {
+	// Region overrides the region from the standard chain. When neither names one,
+	// DefaultRegion is used.
+	Region string
+	// Endpoint overrides the S3 endpoint (AWS_ENDPOINT_URL_S3 and config files),
+	// e.g. "http://127.0.0.1:7070".
+	Endpoint string
+	// PathStyle forces path-style addressing (http://host/bucket/key). It is also used,
+	// without this flag, whenever the endpoint is overridden to a host that is not
+	// *.amazonaws.com (versitygw, MinIO and other S3-compatible servers).
+	PathStyle bool
+	// MaxAttempts bounds the attempts per request, the first included (default
+	// DefaultMaxAttempts). Connection errors, 5xx and throttling are retried with
+	// exponential backoff and jitter; a cancelled context never is.
+	MaxAttempts int
+	// PartSize is the part size of multipart uploads (default DefaultPartSize, at
+	// least MinPartSize). Objects of at least PartSize bytes are uploaded in parts.
+	PartSize int64
+	// Concurrency is the number of parts of one upload sent at once (default
+	// DefaultConcurrency). An upload buffers up to (Concurrency+1) x PartSize bytes.
+	Concurrency int
+}
+
+// S3 is the Store over Amazon S3 and S3-compatible servers, built on aws-sdk-go-v2.
+//
+// Put and PutFile go through the SDK's transfer manager: an object smaller than
+// S3Options.PartSize is sent in one PutObject, a larger one in concurrent multipart parts.
+// IfNotExists sends If-None-Match: "*" (on PutObject, or on CompleteMultipartUpload) and,
+// first, checks with HeadObject that no object is there, so that a large upload is not
+// sent only to be refused. A server that ignores If-None-Match still refuses an object
+// present before the upload starts, but not one written by a racing writer between that
+// check and the end of the upload.
+type S3 struct {
+	client *s3.Client
+	tm     *transfermanager.Client
+}
+
+var _ Store = (*S3)(nil)
+
+// NewS3 builds the S3 client from the standard AWS chain (config.LoadDefaultConfig) and
+// opts. It makes no request: bad credentials show up on first use. A broken shared config
+// is a usage error (fault.Usage).
+func NewS3(ctx context.Context, opts S3Options) (*S3, error) {
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = DefaultMaxAttempts
+	}
+	if opts.PartSize <= 0 {
+		opts.PartSize = DefaultPartSize
+	}
+	opts.PartSize = max(opts.PartSize, MinPartSize)
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
+	var loadOpts []func(*config.LoadOptions) error
+	if opts.Region != "" {
+		loadOpts = append(loadOpts, config.WithRegion(opts.Region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fault.Usage(fmt.Errorf("loading AWS configuration: %w", err))
+	}
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if opts.Endpoint != "" {
+			o.BaseEndpoint = aws.String(opts.Endpoint)
+		}
+		o.UsePathStyle = opts.PathStyle || needsPathStyle(o.BaseEndpoint)
+		// Objects uploaded in parts have no whole-object checksum to validate; the SDK
+		// would warn about it on stderr at every download of one.
+		o.DisableLogOutputChecksumValidationSkipped = true
+		o.Retryer = retry.NewStandard(func(r *retry.StandardOptions) {
+			r.MaxAttempts = opts.MaxAttempts
+			// No client-side retry quota: every request gets its bounded attempts,
+			// even when many fail at once (an outage during a concurrent listing).
+			r.RateLimiter = ratelimit.None
+		})
+		o.RetryMaxAttempts = 0 // AWS_MAX_ATTEMPTS must not override MaxAttempts
+	})
+	tm := transfermanager.New(client, func(o *transfermanager.Options) {
+		o.PartSizeBytes = opts.PartSize
+		o.MultipartUploadThreshold = opts.PartSize
+		o.Concurrency = opts.Concurrency
+	})
+	return &S3{client: client, tm: tm}, nil
+}
+
+// needsPathStyle reports whether an endpoint override points at a server that is not AWS,
+// which is most likely to serve buckets only by path.
+func needsPathStyle(endpoint *string) bool {
+	if endpoint == nil || *endpoint == "" {
+		return false
+	}
+	u, err := url.Parse(*endpoint)
+	if err != nil {
+		return true
+	}
+	host := strings.ToLower(u.Hostname())
+	return host != "amazonaws.com" && !strings.HasSuffix(host, ".amazonaws.com")
+}
+
+// Client returns the underlying SDK client, for the few calls Store does not cover.
+func (s *S3) Client() *s3.Client { return s.client }
+
+func checkS3(u URL) error {
+	if u.Scheme != SchemeS3 || u.Bucket == "" {
+		return fault.Permanent(fmt.Errorf("s3 store: %q: %w", u.String(), errWrongScheme))
+	}
+	return nil
+}
+
+// List implements Store.
+func (s *S3) List(ctx context.Context, prefix URL, fn func(Object) error) error {
+	if err := checkS3(prefix); err != nil {
+		return err
+	}
+	dir := prefix.dirPrefix()
+	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
+		Bucket: aws.String(prefix.Bucket),
+		Prefix: aws.String(dir),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return classify("listing", prefix, err)
+		}
+		for _, o := range page.Contents {
+			key := aws.ToString(o.Key)
+			if !strings.HasPrefix(key, dir) || strings.HasSuffix(key, "/") {
+				continue // folder markers ("a/b/"), and anything the server got wrong
+			}
+			obj := Object{
+				URL:     URL{Scheme: SchemeS3, Bucket: prefix.Bucket, Key: key},
+				Rel:     strings.TrimPrefix(key, dir),
+				Size:    aws.ToInt64(o.Size),
+				ModTime: aws.ToTime(o.LastModified),
+				ETag:    strings.Trim(aws.ToString(o.ETag), `"`),
+			}
+			if err := fn(obj); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Stat implements Store.
+func (s *S3) Stat(ctx context.Context, u URL) (Object, error) {
+	if err := checkObject(u); err != nil {
+		return Object{}, err
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
+		Bucket: aws.String(u.Bucket),
+		Key:    aws.String(u.Key),
+	})
+	if err != nil {
+		return Object{}, classify("stat", u, err)
+	}
+	return Object{
+		URL:     u,
+		Rel:     path.Base(u.Key),
+		Size:    aws.ToInt64(out.ContentLength),
+		ModTime: aws.ToTime(out.LastModified),
+		ETag:    strings.Trim(aws.ToString(out.ETag), `"`),
+	}, nil
+}
+
+// checkObject checks that u can name an object: an s3 URL with a key.
+func checkObject(u URL) error {
+	if err := checkS3(u); err != nil {
+		return err
+	}
+	if u.Key == "" {
+		return fault.Permanent(fmt.Errorf("s3 store: %s: a bucket is not an object", u))
+	}
+	return nil
+}
+
+// Open implements Store.
+func (s *S3) Open(ctx context.Context, u URL) (io.ReadCloser, error) {
+	if err := checkObject(u); err != nil {
+		return nil, err
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(u.Bucket),
+		Key:    aws.String(u.Key),
+	})
+	if err != nil {
+		return nil, classify("opening", u, err)
+	}
+	return &reader{ctx: ctx, rc: out.Body, fail: func(err error) error { return classify("reading", u, err) }}, nil
+}
+
+// Put implements Store.
+func (s *S3) Put(ctx context.Context, u URL, r io.Reader, opts PutOptions) error {
+	if err := checkObject(u); err != nil {
+		return err
+	}
+	return s.upload(ctx, "writing", u, r, opts)
+}
+
+// PutFile implements Store.
+func (s *S3) PutFile(ctx context.Context, localPath string, u URL, opts PutOptions) error {
+	if err := checkObject(u); err != nil {
+		return err
+	}
+	f, err := openSource(localPath)
+	if err != nil {
+		return fault.Permanent(fmt.Errorf("uploading %s to %s: %v", localPath, u, err))
+	}
+	defer f.Close()
+	return s.upload(ctx, "uploading "+localPath+" to", u, f, opts)
+}
+
+func (s *S3) upload(ctx context.Context, op string, u URL, r io.Reader, opts PutOptions) error {
+	if opts.IfNotExists {
+		_, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
+			Bucket: aws.String(u.Bucket),
+			Key:    aws.String(u.Key),
+		})
+		switch {
+		case err == nil:
+			return fault.Permanent(fmt.Errorf("%s %s: %w", op, u, exists(errors.New("object already exists"))))
+		case !isNotFoundAPI(err):
+			return classify(op, u, err)
+		}
+	}
+	return s.send(ctx, op, u, r, opts)
+}
+
+// send uploads r to u with the transfer manager; with opts.IfNotExists, conditionally
+// (If-None-Match: "*" on PutObject or CompleteMultipartUpload).
+func (s *S3) send(ctx context.Context, op string, u URL, r io.Reader, opts PutOptions) error {
+	in := &transfermanager.UploadObjectInput{
+		Bucket: aws.String(u.Bucket),
+		Key:    aws.String(u.Key),
+		Body:   r,
+	}
+	if opts.ContentType != "" {
+		in.ContentType = aws.String(opts.ContentType)
+	}
+	if opts.IfNotExists {
+		in.IfNoneMatch = aws.String("*")
+	}
+	if _, err := s.tm.UploadObject(ctx, in); err != nil {
+		return classify(op, u, err)
+	}
+	return nil
+}
+
+// Delete implements Store.
+func (s *S3) Delete(ctx context.Context, u URL) error {
+	if err := checkObject(u); err != nil {
+		return err
+	}
+	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{
+		Bucket: aws.String(u.Bucket),
+		Key:    aws.String(u.Key),
+	})
+	if err != nil && !isNotFoundAPI(err) {
+		return classify("deleting", u, err)
+	}
+	return nil
+}
