@@ -1,0 +1,295 @@
+// Package docdb is the record store over a MongoDB-compatible DocDB (AWS DocumentDB in
+// production, FerretDB in the devstack), through go.mongodb.org/mongo-driver/v2: streaming
+// finds with filter and projection, a batched "which of these ids exist" lookup, and
+// upserts by _id. Errors are classified here, once: network faults and timeouts that
+// outlast the bounded retries are fault.Transient, a bad URI is fault.Usage, anything else
+// the server refuses is fault.Permanent.
+package docdb
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
+)
+
+// Options configures a connection.
+type Options struct {
+	// URI is a mongodb:// or mongodb+srv:// connection string. For AWS DocumentDB use
+	// tls=true&replicaSet=rs0&readPreference=secondaryPreferred&retryWrites=false.
+	URI string
+	// TLSCAFile is a PEM bundle of CA certificates (AWS DocumentDB's global-bundle.pem).
+	// Setting it turns TLS on.
+	TLSCAFile string
+	// ServerSelectionTimeout bounds how long one attempt waits for a reachable server
+	// (default 10s).
+	ServerSelectionTimeout time.Duration
+	// Attempts bounds how often an operation that failed transiently is tried (default 3).
+	Attempts int
+	// Backoff is the wait before the second attempt, doubled after each (default 500ms).
+	Backoff time.Duration
+	// Monitor, when set, observes every command (tests count queries with it).
+	Monitor *event.CommandMonitor
+}
+
+// Client is a connection pool to one DocDB deployment.
+type Client struct {
+	mc   *mongo.Client
+	opts Options
+	safe string // URI with the password redacted, for messages
+}
+
+// Redact returns uri with any password replaced by "xxxxx", for logs and errors.
+func Redact(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil || u.User == nil {
+		if err != nil {
+			return "<unparseable DocDB URI>"
+		}
+		return uri
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// Connect opens a pool and checks, with bounded retries, that the server answers.
+func Connect(ctx context.Context, o Options) (*Client, error) {
+	if o.URI == "" {
+		return nil, fault.Usagef("DocDB: no connection string given (set --docdb-uri or DOCDB_URI)")
+	}
+	if !strings.HasPrefix(o.URI, "mongodb://") && !strings.HasPrefix(o.URI, "mongodb+srv://") {
+		return nil, fault.Usagef("DocDB URI %q: must start with mongodb:// or mongodb+srv://", Redact(o.URI))
+	}
+	if o.ServerSelectionTimeout <= 0 {
+		o.ServerSelectionTimeout = 10 * time.Second
+	}
+	if o.Attempts <= 0 {
+		o.Attempts = 3
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = 500 * time.Millisecond
+	}
+	safe := Redact(o.URI)
+	co := options.Client().ApplyURI(o.URI).
+		SetServerSelectionTimeout(o.ServerSelectionTimeout).
+		SetConnectTimeout(o.ServerSelectionTimeout).
+		SetAppName("aind-analysis-go")
+	if o.Monitor != nil {
+		co.SetMonitor(o.Monitor)
+	}
+	if strings.Contains(o.URI, ".docdb.amazonaws.com") {
+		// AWS DocumentDB does not support retryable writes.
+		co.SetRetryWrites(false)
+	}
+	if o.TLSCAFile != "" {
+		pem, err := os.ReadFile(o.TLSCAFile)
+		if err != nil {
+			return nil, fault.Usagef("DocDB TLS CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fault.Usagef("DocDB TLS CA file %s: no PEM certificate found", o.TLSCAFile)
+		}
+		co.SetTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
+	}
+	if err := co.Validate(); err != nil {
+		return nil, fault.Usagef("DocDB URI %s: %w", safe, err)
+	}
+	mc, err := mongo.Connect(co)
+	if err != nil {
+		return nil, fault.Usagef("DocDB URI %s: %w", safe, err)
+	}
+	c := &Client{mc: mc, opts: o, safe: safe}
+	err = c.retry(ctx, func(ctx context.Context) error { return mc.Ping(ctx, readpref.PrimaryPreferred()) })
+	if err != nil {
+		_ = mc.Disconnect(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("connecting to DocDB %s: %w", safe, err)
+	}
+	return c, nil
+}
+
+// Close releases the pool.
+func (c *Client) Close(ctx context.Context) error {
+	return c.mc.Disconnect(ctx)
+}
+
+// Collection returns a handle on database.collection.
+func (c *Client) Collection(database, collection string) *Collection {
+	return &Collection{c: c, coll: c.mc.Database(database).Collection(collection)}
+}
+
+// retry runs op up to Attempts times while it fails transiently, with doubling backoff,
+// and returns the last error classified. A cancelled context stops at once.
+func (c *Client) retry(ctx context.Context, op func(context.Context) error) error {
+	wait := c.opts.Backoff
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = op(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !isTransient(err) || attempt >= c.opts.Attempts {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+	return classify(err, c.opts.Attempts)
+}
+
+// transientCodes are server error codes that mean "try again later".
+var transientCodes = map[int32]bool{
+	6: true, 7: true, 89: true, 91: true, 189: true, 262: true, 9001: true,
+	10107: true, 11600: true, 11602: true, 13435: true, 13436: true,
+}
+
+func isTransient(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	if mongo.IsNetworkError(err) || mongo.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	if strings.Contains(err.Error(), "server selection error") {
+		return true
+	}
+	var se mongo.ServerError
+	if errors.As(err, &se) {
+		for code := range transientCodes {
+			if se.HasErrorCode(int(code)) {
+				return true
+			}
+		}
+		return se.HasErrorLabel("RetryableWriteError") || se.HasErrorLabel("TransientTransactionError")
+	}
+	return false
+}
+
+func classify(err error, attempts int) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	if isTransient(err) {
+		return fault.Transient(fmt.Errorf("DocDB unreachable after %d attempts: %w", attempts, err))
+	}
+	return fault.Permanent(err)
+}
+
+// Collection is one DocDB collection.
+type Collection struct {
+	c    *Client
+	coll *mongo.Collection
+}
+
+// Name returns "database.collection".
+func (col *Collection) Name() string {
+	return col.coll.Database().Name() + "." + col.coll.Name()
+}
+
+// FindOptions shape a Find.
+type FindOptions struct {
+	// Projection selects the fields returned (nil: whole documents).
+	Projection any
+	// Sort orders the results (nil: server order).
+	Sort any
+	// BatchSize is the number of documents per server round trip (0: server default).
+	BatchSize int32
+}
+
+// Find streams every document matching filter to fn, in server batches, without holding
+// the result set in memory. Opening the cursor is retried on transient faults; a fault
+// after documents have flowed is returned (not retried, so fn never sees a document twice).
+// fn returning an error stops the stream and Find returns that error unchanged.
+func (col *Collection) Find(ctx context.Context, filter any, o FindOptions, fn func(bson.Raw) error) error {
+	fo := options.Find()
+	if o.Projection != nil {
+		fo.SetProjection(o.Projection)
+	}
+	if o.Sort != nil {
+		fo.SetSort(o.Sort)
+	}
+	if o.BatchSize > 0 {
+		fo.SetBatchSize(o.BatchSize)
+	}
+	var cur *mongo.Cursor
+	err := col.c.retry(ctx, func(ctx context.Context) error {
+		var err error
+		cur, err = col.coll.Find(ctx, filter, fo)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("querying %s: %w", col.Name(), err)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	for cur.Next(ctx) {
+		if err := fn(cur.Current); err != nil {
+			return err
+		}
+	}
+	if err := cur.Err(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("reading %s: %w", col.Name(), classify(err, 1))
+	}
+	return nil
+}
+
+// ExistingChunk is how many ids one Existing query carries: well under the 16 MiB
+// command limit for 64-character ids.
+const ExistingChunk = 10000
+
+// Existing returns which of ids have a document with that _id: one query per
+// ExistingChunk ids (so one query for a typical dispatch), projecting only _id.
+func (col *Collection) Existing(ctx context.Context, ids []string) (map[string]bool, error) {
+	found := make(map[string]bool)
+	for start := 0; start < len(ids); start += ExistingChunk {
+		chunk := ids[start:min(start+ExistingChunk, len(ids))]
+		filter := bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}
+		err := col.Find(ctx, filter, FindOptions{Projection: bson.D{{Key: "_id", Value: 1}}}, func(doc bson.Raw) error {
+			if id, ok := doc.Lookup("_id").StringValueOK(); ok {
+				found[id] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("looking up %d ids: %w", len(chunk), err)
+		}
+	}
+	return found, nil
+}
+
+// Upsert replaces the document whose _id is id with doc (inserting it if absent), retried
+// on transient faults; doc's own _id, if any, must equal id.
+func (col *Collection) Upsert(ctx context.Context, id string, doc any) error {
+	err := col.c.retry(ctx, func(ctx context.Context) error {
+		_, err := col.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc, options.Replace().SetUpsert(true))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("writing record %s to %s: %w", id, col.Name(), err)
+	}
+	return nil
+}
