@@ -1,0 +1,185 @@
+package docdb_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/devstacktest"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
+)
+
+func TestMain(m *testing.M) { os.Exit(devstacktest.Main(m)) }
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"mongodb://user:secret@host:27017/db?tls=true", "mongodb://user:xxxxx@host:27017/db?tls=true"},
+		{"mongodb://host:27017/", "mongodb://host:27017/"},
+		{"mongodb://user@host/", "mongodb://user@host/"},
+	}
+	for _, tt := range tests {
+		if got := docdb.Redact(tt.in); got != tt.want || strings.Contains(got, "secret") {
+			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestConnectErrors(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name      string
+		opts      docdb.Options
+		usage     bool
+		transient bool
+	}{
+		{"no URI", docdb.Options{}, true, false},
+		{"not a mongo URI", docdb.Options{URI: "http://x"}, true, false},
+		{"missing CA file", docdb.Options{URI: "mongodb://127.0.0.1:1/", TLSCAFile: "/nonexistent.pem"}, true, false},
+		{"unreachable", docdb.Options{URI: "mongodb://u:pw@127.0.0.1:1/", ServerSelectionTimeout: 200 * time.Millisecond, Backoff: 10 * time.Millisecond}, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := docdb.Connect(ctx, tt.opts)
+			if err == nil || fault.IsUsage(err) != tt.usage || fault.IsTransient(err) != tt.transient {
+				t.Fatalf("error %v: want usage=%v transient=%v", err, tt.usage, tt.transient)
+			}
+			if strings.Contains(err.Error(), ":pw@") {
+				t.Fatalf("password in error: %v", err)
+			}
+		})
+	}
+}
+
+type fixture struct {
+	coll  *docdb.Collection
+	finds *atomic.Int64
+}
+
+func newFixture(t *testing.T) fixture {
+	env := devstacktest.Get(t)
+	db := env.NewDatabase(t)
+	finds := &atomic.Int64{}
+	mon := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
+		if e.CommandName == "find" && e.DatabaseName == db {
+			finds.Add(1)
+		}
+	}}
+	c, err := docdb.Connect(context.Background(), docdb.Options{URI: env.DocDBURI, Monitor: mon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	return fixture{coll: c.Collection(db, "records"), finds: finds}
+}
+
+func TestFindExistingUpsert(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		id := fmt.Sprintf("id%d", i)
+		if err := f.coll.Upsert(ctx, id, bson.D{{Key: "_id", Value: id}, {Key: "n", Value: i}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Upsert replaces.
+	if err := f.coll.Upsert(ctx, "id0", bson.D{{Key: "_id", Value: "id0"}, {Key: "n", Value: 100}}); err != nil {
+		t.Fatal(err)
+	}
+	var ns []int32
+	err := f.coll.Find(ctx, bson.D{}, docdb.FindOptions{Sort: bson.D{{Key: "_id", Value: 1}}, Projection: bson.D{{Key: "n", Value: 1}}, BatchSize: 2}, func(doc bson.Raw) error {
+		ns = append(ns, doc.Lookup("n").Int32())
+		return nil
+	})
+	if err != nil || fmt.Sprint(ns) != "[100 1 2 3 4]" {
+		t.Fatalf("Find = %v, %v", ns, err)
+	}
+	f.finds.Store(0)
+	got, err := f.coll.Existing(ctx, []string{"id1", "id3", "nope", "id4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || !got["id1"] || !got["id3"] || !got["id4"] || got["nope"] {
+		t.Fatalf("Existing = %v", got)
+	}
+	if n := f.finds.Load(); n != 1 {
+		t.Fatalf("Existing sent %d find commands, want 1", n)
+	}
+	stop := fmt.Errorf("stop")
+	if err := f.coll.Find(ctx, bson.D{}, docdb.FindOptions{}, func(bson.Raw) error { return stop }); err != stop {
+		t.Fatalf("Find did not return fn's error unchanged: %v", err)
+	}
+}
+
+func TestClaims(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	held, err := f.coll.Claim(ctx, "job", "a", time.Minute)
+	if err != nil || !held {
+		t.Fatalf("first claim: %v %v", held, err)
+	}
+	if held, err := f.coll.Claim(ctx, "job", "b", time.Minute); err != nil || held {
+		t.Fatalf("second holder got a live claim: %v %v", held, err)
+	}
+	if err := f.coll.Renew(ctx, "job", "a", time.Minute); err != nil {
+		t.Fatalf("renew by holder: %v", err)
+	}
+	if err := f.coll.Renew(ctx, "job", "b", time.Minute); err == nil {
+		t.Fatal("renew by a non-holder succeeded")
+	}
+	// An expired claim is taken over, and the old holder then loses it.
+	if _, err := f.coll.Claim(ctx, "short", "a", 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(120 * time.Millisecond)
+	if held, err := f.coll.Claim(ctx, "short", "b", time.Minute); err != nil || !held {
+		t.Fatalf("expired claim not taken over: %v %v", held, err)
+	}
+	if err := f.coll.Renew(ctx, "short", "a", time.Minute); err == nil || !strings.Contains(err.Error(), "claim lost") {
+		t.Fatalf("old holder renewed a lost claim: %v", err)
+	}
+	// Release by a non-holder does nothing; by the holder frees the job.
+	if err := f.coll.Release(ctx, "job", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if held, _ := f.coll.Claim(ctx, "job", "c", time.Minute); held {
+		t.Fatal("release by a non-holder freed the claim")
+	}
+	if err := f.coll.Release(ctx, "job", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if held, err := f.coll.Claim(ctx, "job", "c", time.Minute); err != nil || !held {
+		t.Fatalf("claim after release: %v %v", held, err)
+	}
+}
+
+func TestClaimRaceHasOneWinner(t *testing.T) {
+	f := newFixture(t)
+	var wins atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			held, err := f.coll.Claim(context.Background(), "race", fmt.Sprintf("h%d", i), time.Minute)
+			if err != nil {
+				t.Error(err)
+			}
+			if held {
+				wins.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := wins.Load(); n != 1 {
+		t.Fatalf("%d of 20 racing claimers won, want exactly 1", n)
+	}
+}
