@@ -1,0 +1,270 @@
+package wrapper
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/cli"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/params"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
+)
+
+// Flags are the wrapper's settings, the same for `aind-wrapper run -- <command>` and for a
+// Go analysis built with Main. Every flag has its Code Ocean snake_case alias and an
+// environment variable; any other --name=value is an analysis parameter override (the Code
+// Ocean app panel passes parameters that way), typed by the parameter schema.
+type Flags struct {
+	cli.Globals
+	cli.CodeFlags
+	cli.DocDBFlags
+
+	InputDirectory     string        `name:"input-directory" aliases:"input_directory" env:"INPUT_DIRECTORY" default:"/data" type:"path" help:"Folder holding job_dict/ and analysis_parameters.json."`
+	JobDict            string        `name:"job-dict" aliases:"job_dict" env:"JOB_DICT" type:"path" help:"Folder of job files (default <input-directory>/job_dict)."`
+	OutputDirectory    string        `name:"output-directory" aliases:"output_directory" env:"OUTPUT_DIRECTORY" default:"/results" type:"path" help:"Folder receiving one result folder per job (named by its hash) and skip_/failed_ markers."`
+	ScratchDirectory   string        `name:"scratch-directory" aliases:"scratch_directory" env:"SCRATCH_DIRECTORY" type:"path" help:"Working folder, not published (default /scratch if present, else a temp folder)."`
+	AnalysisParameters string        `name:"analysis-parameters" aliases:"analysis_parameters" env:"ANALYSIS_PARAMETERS" type:"path" help:"analysis_parameters.json (default: found in the input directory)."`
+	ParameterSchema    string        `name:"parameter-schema" aliases:"parameter_schema" env:"PARAMETER_SCHEMA" type:"path" help:"JSON Schema of the analysis parameters."`
+	OutputSchema       string        `name:"output-schema" aliases:"output_schema" env:"OUTPUT_SCHEMA" type:"path" help:"JSON Schema of the analysis outputs (outputs.json)."`
+	Param              []string      `name:"param" help:"Parameter override key=value (repeatable); --key=value works too."`
+	DryRun             bool          `name:"dry-run" aliases:"dry_run" env:"DRY_RUN" default:"true" negatable:"" help:"Run and write metadata.nd.json locally, but upload and record nothing (default, as upstream)."`
+	AnalysisBucket     string        `name:"analysis-bucket" aliases:"analysis_bucket" env:"ANALYSIS_BUCKET" help:"Where results go: s3://bucket[/prefix] (or a local folder); each job under <hash>/."`
+	Experimenter       []string      `name:"experimenter" env:"CODEOCEAN_EMAIL" help:"Who ran the analysis (e-mail)."`
+	PipelineName       string        `name:"pipeline-name" aliases:"pipeline_name" env:"AIND_PIPELINE_NAME" help:"Name of the pipeline running the wrapper."`
+	PipelineURL        string        `name:"pipeline-url" aliases:"pipeline_url" env:"AIND_PIPELINE_URL" help:"URL of the pipeline's code."`
+	PipelineVersion    string        `name:"pipeline-version" aliases:"pipeline_version" env:"AIND_PIPELINE_VERSION" help:"Version of the pipeline."`
+	PipelineID         string        `name:"pipeline-id" aliases:"pipeline_id" env:"CO_PIPELINE_ID" help:"Code Ocean pipeline id."`
+	ComputationID      string        `name:"computation-id" aliases:"computation_id" env:"CO_COMPUTATION_ID" help:"Code Ocean computation id (noted in the record)."`
+	Timeout            time.Duration `name:"timeout" env:"AIND_ANALYSIS_TIMEOUT" help:"Stop a job's analysis after this long (0: no limit)."`
+	ClaimLease         time.Duration `name:"claim-lease" aliases:"claim_lease" env:"AIND_CLAIM_LEASE" default:"2m" help:"Lease of a job's claim, renewed while it runs; a crashed wrapper's job is taken over after it."`
+	UploadConcurrency  int           `name:"upload-concurrency" aliases:"upload_concurrency" env:"AIND_UPLOAD_CONCURRENCY" default:"16" help:"Files uploaded at once."`
+
+	// overrides are the --name=value arguments that are not flags.
+	overrides []string
+}
+
+// OverrideFilter returns an ArgsFilter moving every --name=value (or --name value)
+// argument that is not one of the parser's flags into f.overrides. Arguments after "--"
+// (the analysis command) are left alone.
+func (f *Flags) OverrideFilter() cli.ArgsFilter {
+	return func(parser *kong.Kong, args []string) []string {
+		known := cli.FlagNames(parser)
+		var kept []string
+		for i := 0; i < len(args); i++ {
+			a := args[i]
+			if a == "--" {
+				kept = append(kept, args[i:]...)
+				break
+			}
+			name, value, hasValue := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+			if !strings.HasPrefix(a, "--") || known[name] || name == "" {
+				kept = append(kept, a)
+				continue
+			}
+			if !hasValue {
+				if i+1 < len(args) && !strings.HasPrefix(args[i+1], "--") {
+					i++
+					value = args[i]
+				} else {
+					value = "true"
+				}
+			}
+			f.overrides = append(f.overrides, name+"="+value)
+		}
+		return kept
+	}
+}
+
+// Execute runs analysis a under these flags and returns the run's error for the exit code.
+func (f *Flags) Execute(ctx context.Context, a Analysis, defaultName string) error {
+	log := f.Logger()
+	cfg, err := f.config(defaultName)
+	if err != nil {
+		return err
+	}
+	deps := Deps{Log: log}
+	store, err := storage.New(ctx, storage.Options{})
+	if err != nil {
+		return err
+	}
+	deps.Store = store
+	if f.DocDBURI != "" {
+		if f.ResultsCollection == "" {
+			return fault.Usagef("DocDB is set but not the results collection (--results-collection / DOCDB_COLLECTION)")
+		}
+		client, err := f.DocDBFlags.Connect(ctx)
+		if err != nil {
+			return err
+		}
+		defer client.Close(context.WithoutCancel(ctx))
+		deps.Records = client.Collection(f.ResultsDatabase, f.ResultsCollection)
+		deps.Claims = client.Collection(f.ResultsDatabase, f.ClaimsCollection())
+	}
+	log.Info().Str("job_dir", cfg.JobDir).Bool("dry_run", cfg.DryRun).Str("bucket", cfg.Bucket.String()).
+		Str("docdb", docdb.Redact(f.DocDBURI)).Str("code_version", cfg.Code.Version).Msg("wrapper starting")
+	sum, err := Run(ctx, cfg, deps, a)
+	if err != nil {
+		return err
+	}
+	line := sum.Line()
+	log.Info().Msg(line)
+	fmt.Println("aind-wrapper: " + line)
+	return sum.Err()
+}
+
+// config turns flags and files into a Config; every error names its input.
+func (f *Flags) config(defaultName string) (Config, error) {
+	info, note, _ := f.CodeFlags.Resolve()
+	if info.Name == "" {
+		info.Name = defaultName
+	}
+	cfg := Config{
+		JobDir:            f.JobDict,
+		OutputDir:         f.OutputDirectory,
+		ScratchDir:        f.ScratchDirectory,
+		Code:              info,
+		CodeNote:          note,
+		DryRun:            f.DryRun,
+		Experimenters:     f.Experimenter,
+		Timeout:           f.Timeout,
+		Lease:             f.ClaimLease,
+		UploadConcurrency: f.UploadConcurrency,
+		PipelineName:      f.PipelineName,
+	}
+	if cfg.JobDir == "" {
+		cfg.JobDir = filepath.Join(f.InputDirectory, "job_dict")
+	}
+	if cfg.ScratchDir == "" {
+		if st, err := os.Stat("/scratch"); err == nil && st.IsDir() {
+			cfg.ScratchDir = "/scratch"
+		}
+	}
+	if f.ComputationID != "" {
+		cfg.Notes = "Code Ocean computation: " + f.ComputationID
+	}
+	if cfg.PipelineName == "" && f.PipelineID != "" {
+		cfg.PipelineName = "Code Ocean pipeline " + f.PipelineID
+	}
+	if cfg.PipelineName != "" || f.PipelineURL != "" {
+		cfg.Pipeline = &identity.Code{ObjectType: identity.ObjectTypeCode, CodeInfo: identity.CodeInfo{URL: f.PipelineURL, Name: cfg.PipelineName, Version: f.PipelineVersion}}
+	}
+	if f.AnalysisBucket != "" {
+		b := f.AnalysisBucket
+		if !strings.Contains(b, "://") && !strings.HasPrefix(b, "/") && !strings.HasPrefix(b, ".") {
+			b = "s3://" + b // ANALYSIS_BUCKET is often a bare bucket name
+		}
+		u, err := storage.Parse(b)
+		if err != nil {
+			return cfg, fault.Usagef("analysis bucket: %w", err)
+		}
+		cfg.Bucket = u
+	}
+	path := f.AnalysisParameters
+	if path == "" {
+		path = params.Locate(f.InputDirectory)
+	}
+	var err error
+	if cfg.Parameters, err = params.Load(path); err != nil {
+		return cfg, err
+	}
+	if f.ParameterSchema != "" {
+		if cfg.ParameterSchema, err = params.LoadSchema(f.ParameterSchema); err != nil {
+			return cfg, err
+		}
+	}
+	if f.OutputSchema != "" {
+		if cfg.OutputSchema, err = params.LoadSchema(f.OutputSchema); err != nil {
+			return cfg, err
+		}
+	}
+	cfg.Overrides = map[string]any{}
+	for _, kv := range append(append([]string{}, f.Param...), f.overrides...) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return cfg, fault.Usagef("parameter override %q: want key=value", kv)
+		}
+		val, err := cfg.ParameterSchema.Coerce(k, v)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Overrides[k] = val
+	}
+	return cfg, nil
+}
+
+// GoAnalysis describes an analysis written in Go, for Main.
+type GoAnalysis struct {
+	// Name is the binary's and, by default, the code's name.
+	Name string
+	// Description is shown in --help.
+	Description string
+	// ParameterSchema and OutputSchema are JSON Schema documents (nil: no validation);
+	// --parameter-schema / --output-schema override them.
+	ParameterSchema, OutputSchema []byte
+	// Run analyses one job.
+	Run AnalysisFunc
+}
+
+type goCmd struct {
+	Flags
+	analysis GoAnalysis
+}
+
+func (c *goCmd) Run(ctx context.Context) error {
+	a := c.analysis
+	if err := c.embedSchemas(); err != nil {
+		return err
+	}
+	return c.Execute(ctx, a.Run, a.Name)
+}
+
+// embedSchemas writes the built-in schemas to temporary files when no flag names one.
+func (c *goCmd) embedSchemas() error {
+	for _, s := range []struct {
+		flag *string
+		data []byte
+		name string
+	}{{&c.ParameterSchema, c.analysis.ParameterSchema, "parameter_schema.json"}, {&c.OutputSchema, c.analysis.OutputSchema, "output_schema.json"}} {
+		if *s.flag != "" || len(s.data) == 0 {
+			continue
+		}
+		dir, err := os.MkdirTemp("", "aind-schema-")
+		if err != nil {
+			return err
+		}
+		p := filepath.Join(dir, c.analysis.Name+"."+s.name)
+		if err := os.WriteFile(p, s.data, 0o644); err != nil {
+			return err
+		}
+		*s.flag = p
+	}
+	return nil
+}
+
+// Main is the whole main function of a Go analysis:
+//
+//	func main() { wrapper.Main(wrapper.GoAnalysis{Name: "my-analysis", Run: analyse}) }
+//
+// It parses the wrapper's flags, runs the analysis on every job and exits with the
+// documented exit code.
+func Main(a GoAnalysis) {
+	os.Exit(MainArgs(a, os.Args[1:]))
+}
+
+// MainArgs is Main with explicit arguments; it returns the exit code.
+func MainArgs(a GoAnalysis, args []string) int {
+	desc := a.Description
+	if desc == "" {
+		desc = a.Name + ": an analysis run once per job by the aind wrapper."
+	}
+	cmd := &goCmd{analysis: a}
+	return cli.Main(a.Name, desc, cmd, args, os.Stderr, cmd.OverrideFilter())
+}
