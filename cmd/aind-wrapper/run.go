@@ -20,6 +20,9 @@ type runCmd struct {
 
 // Run executes the wrapper with the command analysis.
 func (c *runCmd) Run(ctx context.Context) error {
+	if len(c.Command) > 0 && c.Command[0] == "--" {
+		c.Command = c.Command[1:] // kong's passthrough keeps the separator
+	}
 	name := "analysis"
 	if len(c.Command) > 0 {
 		name = c.Command[0]

@@ -424,3 +424,36 @@ func TestServerStoppedMidRunIsTransientAndLeavesNoRecord(t *testing.T) {
 		})
 	}
 }
+
+func TestMainArgsRunsAGoAnalysis(t *testing.T) {
+	f := newFixture(t)
+	f.addJob(t, map[string]any{"cutoff": 0.4})
+	params := `{"fixed_parameters": {"analysis_name": "go-main"}}`
+	if err := os.WriteFile(filepath.Join(f.in, "analysis_parameters.json"), []byte(params), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	var runs atomic.Int64
+	code := wrapper.MainArgs(wrapper.GoAnalysis{
+		Name: "go-analysis", ParameterSchema: []byte(paramSchema), OutputSchema: []byte(outputSchema), Run: countingAnalysis(&runs),
+	}, []string{
+		"--input_directory=" + f.in, "--output_directory=" + out, "--scratch_directory=" + t.TempDir(),
+		"--dry_run=0", "--docdb_uri=" + f.env.DocDBURI, "--results_database=" + f.db, "--results_collection=results",
+		"--analysis_bucket=s3://" + f.bucket + "/results", "--code_url=https://example.org/go", "--code_version=0.1.0", "--log-level=warn",
+	})
+	if code != 0 || runs.Load() != 1 {
+		t.Fatalf("exit %d, runs %d", code, runs.Load())
+	}
+	entries, _ := os.ReadDir(out)
+	if len(entries) != 1 {
+		t.Fatalf("output %v", entries)
+	}
+	rec := f.record(t, entries[0].Name())
+	if rec == nil {
+		t.Fatal("no record")
+	}
+	code2 := rec["processing"].(map[string]any)["data_processes"].([]any)[0].(map[string]any)["code"].(map[string]any)
+	if code2["name"] != "go-analysis" || code2["parameters"].(map[string]any)["window"] != float64(10) {
+		t.Fatalf("code block %v: want the analysis name and the embedded schema's defaults", code2)
+	}
+}
