@@ -64,6 +64,7 @@ func Main(name, description string, cmd any, args []string, stderr io.Writer, fi
 				code = int(c)
 			}
 		}()
+		args, parseOnly := cutParseOnly(args)
 		for _, f := range filters {
 			args = f(parser, args)
 		}
@@ -71,6 +72,9 @@ func Main(name, description string, cmd any, args []string, stderr io.Writer, fi
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", name, err)
 			return fault.ExitUsage
+		}
+		if parseOnly {
+			return fault.ExitOK
 		}
 		if err := kctx.Run(); err != nil {
 			code := fault.ExitCode(err)
@@ -87,6 +91,23 @@ func Main(name, description string, cmd any, args []string, stderr io.Writer, fi
 }
 
 type exitCode int
+
+// ParseOnlyFlag, anywhere before "--", makes Main parse the arguments (flag names, types,
+// enums) and exit 0 without running anything: the pipeline tests check main.nf's command
+// lines with it.
+const ParseOnlyFlag = "--parse-only"
+
+func cutParseOnly(args []string) ([]string, bool) {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == ParseOnlyFlag {
+			return append(append([]string{}, args[:i]...), args[i+1:]...), true
+		}
+	}
+	return args, false
+}
 
 // FieldList is a list-valued flag that accepts what users pass: repeated flags, a
 // comma-separated list, or a JSON array (the form pydantic-settings and Code Ocean app

@@ -90,3 +90,18 @@ func TestMainExitCodes(t *testing.T) {
 		})
 	}
 }
+
+func TestParseOnly(t *testing.T) {
+	var got testCmd
+	var stderr bytes.Buffer
+	// Run would fail; --parse-only must not call it.
+	if code := Main("t", "test", &testCmd{got: &got, err: errors.New("ran")}, []string{"--group_by=a", "--parse-only"}, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if got.Fields != nil {
+		t.Fatal("Run was called under --parse-only")
+	}
+	if code := Main("t", "test", &testCmd{got: &got}, []string{"--parse-only", "--use_csv=maybe"}, &stderr); code != fault.ExitUsage {
+		t.Fatalf("a bad value passed --parse-only: exit %d", code)
+	}
+}
