@@ -11,25 +11,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/clitest"
 	"github.com/allenneuraldynamics/aind-analysis-go/internal/devstacktest"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/params"
 )
 
-var bins = map[string]string{}
+var bins map[string]string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "aind-nextflow-test-")
-	if err != nil {
-		panic(err)
-	}
-	for _, name := range []string{"aind-dispatch", "aind-wrapper"} {
-		bins[name] = filepath.Join(dir, name)
-		if out, err := exec.Command("go", "build", "-o", bins[name], "../cmd/"+name).CombinedOutput(); err != nil {
-			panic(fmt.Sprintf("building %s: %v\n%s", name, err, out))
-		}
-	}
+	var cleanup func()
+	bins, cleanup = clitest.Build("../cmd/aind-dispatch", "../cmd/aind-wrapper")
 	code := devstacktest.Main(m)
-	_ = os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

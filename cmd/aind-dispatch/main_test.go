@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/clitest"
 	"github.com/allenneuraldynamics/aind-analysis-go/internal/devstacktest"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/job"
 )
@@ -18,43 +17,17 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "aind-dispatch-e2e-")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "aind-dispatch")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		panic("building aind-dispatch: " + err.Error() + "\n" + string(out))
-	}
+	bins, cleanup := clitest.Build(".")
+	binary = bins["aind-dispatch"]
 	code := devstacktest.Main(m)
-	_ = os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
 // run executes the built binary with the devstack environment plus extra variables.
-func run(t *testing.T, env map[string]string, args ...string) result {
+func run(t *testing.T, env map[string]string, args ...string) clitest.Result {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, stdout.String(), stderr.String()}
+	return clitest.Run(t, binary, env, args...)
 }
 
 type stack struct {
@@ -113,18 +86,18 @@ func TestCodeOceanFlagsAndQueryFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := run(t, s.env, "--input_directory="+in, "--output_directory="+out, "--file_extension=.nwb", "--split_files=0", "--group_by=subject.subject_id", "--tasks_per_job=1")
-	if r.code != 0 {
-		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
 	}
 	jobs := jobsIn(t, out)
 	if len(jobs) != 1 || strings.Join(jobs[0].DocDBRecordID, ",") != "a1,a2" || len(jobs[0].FileLocation) != 2 {
 		t.Fatalf("jobs %+v", jobs)
 	}
-	if !strings.Contains(r.stdout, "3 records matched") && !strings.Contains(r.stdout, "2 records matched") {
-		t.Fatalf("no summary line on stdout: %q", r.stdout)
+	if !strings.Contains(r.Stdout, "3 records matched") && !strings.Contains(r.Stdout, "2 records matched") {
+		t.Fatalf("no summary line on stdout: %q", r.Stdout)
 	}
-	if !strings.Contains(r.stdout, "1 written to 1 task folders") {
-		t.Fatalf("summary %q", r.stdout)
+	if !strings.Contains(r.Stdout, "1 written to 1 task folders") {
+		t.Fatalf("summary %q", r.Stdout)
 	}
 }
 
@@ -136,8 +109,8 @@ func TestEnvironmentVariablesSetFlags(t *testing.T) {
 		env[k] = v
 	}
 	r := run(t, env)
-	if r.code != 0 {
-		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
 	}
 	if jobs := jobsIn(t, out); len(jobs) != 2 {
 		t.Fatalf("want 2 subject groups, got %d", len(jobs))
@@ -153,8 +126,8 @@ func TestCSVMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := run(t, s.env, "--use_data_asset_csv=1", "--input_directory="+in, "--output_directory="+out)
-	if r.code != 0 {
-		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
 	}
 	var ids []string
 	for _, j := range jobsIn(t, out) {
@@ -169,14 +142,14 @@ func TestEmptySelectionExitsZeroWithPlaceholder(t *testing.T) {
 	s := newStack(t)
 	out := filepath.Join(t.TempDir(), "results")
 	r := run(t, s.env, "--docdb_query", `{"subject.subject_id": "nobody"}`, "--input_directory="+t.TempDir(), "--output_directory="+out)
-	if r.code != 0 {
-		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
 	}
 	if _, err := os.Stat(filepath.Join(out, "NO_JOBS.txt")); err != nil {
 		t.Fatalf("no placeholder: %v", err)
 	}
-	if !strings.Contains(r.stdout, "0 records matched") {
-		t.Fatalf("summary %q", r.stdout)
+	if !strings.Contains(r.Stdout, "0 records matched") {
+		t.Fatalf("summary %q", r.Stdout)
 	}
 }
 
@@ -231,16 +204,16 @@ func TestErrors(t *testing.T) {
 				args = append(args, "--input_directory="+t.TempDir())
 			}
 			r := run(t, tt.env, args...)
-			if r.code != tt.code {
-				t.Fatalf("exit %d, want %d\nstderr: %s", r.code, tt.code, r.stderr)
+			if r.Code != tt.code {
+				t.Fatalf("exit %d, want %d\nstderr: %s", r.Code, tt.code, r.Stderr)
 			}
 			for _, w := range tt.wants {
-				if !strings.Contains(r.stderr, w) {
-					t.Fatalf("stderr does not name %q:\n%s", w, r.stderr)
+				if !strings.Contains(r.Stderr, w) {
+					t.Fatalf("stderr does not name %q:\n%s", w, r.Stderr)
 				}
 			}
-			if strings.Contains(r.stderr, "hunter2") {
-				t.Fatalf("password leaked to stderr: %s", r.stderr)
+			if strings.Contains(r.Stderr, "hunter2") {
+				t.Fatalf("password leaked to stderr: %s", r.Stderr)
 			}
 			if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
 				t.Fatalf("output directory exists after a failed run")
@@ -251,7 +224,7 @@ func TestErrors(t *testing.T) {
 
 func TestHelpShowsExitCodes(t *testing.T) {
 	r := run(t, nil, "--help")
-	if r.code != 0 || !strings.Contains(r.stdout, "75") || !strings.Contains(r.stdout, "--file-extension") {
-		t.Fatalf("help: exit %d\n%s", r.code, r.stdout)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "75") || !strings.Contains(r.Stdout, "--file-extension") {
+		t.Fatalf("help: exit %d\n%s", r.Code, r.Stdout)
 	}
 }

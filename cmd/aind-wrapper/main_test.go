@@ -18,6 +18,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/clitest"
 	"github.com/allenneuraldynamics/aind-analysis-go/internal/devstacktest"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/job"
@@ -27,16 +28,10 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "aind-wrapper-e2e-")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "aind-wrapper")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		panic("building aind-wrapper: " + err.Error() + "\n" + string(out))
-	}
+	bins, cleanup := clitest.Build(".")
+	binary = bins["aind-wrapper"]
 	code := devstacktest.Main(m)
-	_ = os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
@@ -94,34 +89,13 @@ func (s *stack) hash(p map[string]any) string {
 	return h
 }
 
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
 func (s *stack) command(out string, args ...string) *exec.Cmd {
-	cmd := exec.Command(binary, append([]string{"run", "--output_directory=" + out}, args...)...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range s.env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	return cmd
+	return clitest.Command(binary, s.env, append([]string{"run", "--output_directory=" + out}, args...)...)
 }
 
-func (s *stack) run(t *testing.T, out string, args ...string) result {
+func (s *stack) run(t *testing.T, out string, args ...string) clitest.Result {
 	t.Helper()
-	cmd := s.command(out, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, stdout.String(), stderr.String()}
+	return clitest.Wait(t, s.command(out, args...))
 }
 
 func (s *stack) records(t *testing.T) []bson.M {
@@ -153,16 +127,16 @@ func TestCommandModeFullJobReadBackOutsideGo(t *testing.T) {
 	out := t.TempDir()
 	// Code Ocean app panels pass parameters as --name=value; --cutoff overrides the file.
 	r := s.run(t, out, "--dry_run=0", "--parameter_schema="+filepath.Join(s.in, "schema.json"), "--cutoff=0.25", "--label", "x", "--", "sh", "-c", analysis)
-	if r.code != 0 {
-		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d\n%s", r.Code, r.Stderr)
 	}
-	if !strings.Contains(r.stdout, "1 ran") {
-		t.Fatalf("summary: %q", r.stdout)
+	if !strings.Contains(r.Stdout, "1 ran") {
+		t.Fatalf("summary: %q", r.Stdout)
 	}
 	hash := s.hash(map[string]any{"analysis_name": "e2e", "cutoff": 0.25, "label": "x"})
 	meta, err := os.ReadFile(filepath.Join(out, hash, "metadata.nd.json"))
 	if err != nil {
-		t.Fatalf("no result folder named by the expected identity %s: %v\n%s", hash, err, r.stderr)
+		t.Fatalf("no result folder named by the expected identity %s: %v\n%s", hash, err, r.Stderr)
 	}
 	var local map[string]any
 	must(t, json.Unmarshal(meta, &local))
@@ -205,8 +179,8 @@ print(json.dumps(rec))`
 
 	// Run again: nothing is analysed the second time.
 	r = s.run(t, t.TempDir(), "--dry_run=0", "--parameter_schema="+filepath.Join(s.in, "schema.json"), "--cutoff=0.25", "--label", "x", "--", "sh", "-c", analysis)
-	if r.code != 0 || !strings.Contains(r.stdout, "1 skipped") {
-		t.Fatalf("second run: exit %d, %q", r.code, r.stdout)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "1 skipped") {
+		t.Fatalf("second run: exit %d, %q", r.Code, r.Stdout)
 	}
 }
 
@@ -295,13 +269,13 @@ func TestKilledDuringUploadThenRerunFinishesOnce(t *testing.T) {
 		t.Fatal("record written for a killed upload")
 	}
 	// Straight away the dead wrapper's claim is still live: the job is deferred (retry later).
-	if r := s.run(t, t.TempDir(), "--dry_run=0", "--", "sh", "-c", script); r.code != 75 {
-		t.Fatalf("re-run under a live claim: exit %d, want 75\n%s", r.code, r.stderr)
+	if r := s.run(t, t.TempDir(), "--dry_run=0", "--", "sh", "-c", script); r.Code != 75 {
+		t.Fatalf("re-run under a live claim: exit %d, want 75\n%s", r.Code, r.Stderr)
 	}
 	time.Sleep(3500 * time.Millisecond)
 	r := s.run(t, t.TempDir(), "--dry_run=0", "--", "sh", "-c", script)
-	if r.code != 0 || !strings.Contains(r.stdout, "1 ran") {
-		t.Fatalf("re-run after the lease: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "1 ran") {
+		t.Fatalf("re-run after the lease: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 	recs := s.records(t)
 	if len(recs) != 1 || recs[0]["_id"] != hash {
@@ -336,8 +310,8 @@ func TestUsageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := tt.s.run(t, t.TempDir(), tt.args...)
-			if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
-				t.Fatalf("exit %d (want %d), stderr does not contain %q:\n%s", r.code, tt.code, tt.want, r.stderr)
+			if r.Code != tt.code || !strings.Contains(r.Stderr, tt.want) {
+				t.Fatalf("exit %d (want %d), stderr does not contain %q:\n%s", r.Code, tt.code, tt.want, r.Stderr)
 			}
 		})
 	}
