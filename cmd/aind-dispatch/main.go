@@ -5,9 +5,9 @@ package main
 import (
 	"os"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/cli"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/dispatchcmd"
 )
 
 func main() {
-	os.Exit(cli.Main("aind-dispatch", "Select data assets from DocDB and write one job file per unit of work.", &dispatchCmd{}, os.Args[1:], os.Stderr))
+	os.Exit(dispatchcmd.Main(os.Args[1:]))
 }

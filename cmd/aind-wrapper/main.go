@@ -5,10 +5,9 @@ package main
 import (
 	"os"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/cli"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/wrappercmd"
 )
 
 func main() {
-	cmd := &wrapperCmd{}
-	os.Exit(cli.Main("aind-wrapper", "Run an analysis once per job, publish its results and record their provenance.", cmd, os.Args[1:], os.Stderr, cmd.Run.OverrideFilter()))
+	os.Exit(wrappercmd.Main(os.Args[1:]))
 }

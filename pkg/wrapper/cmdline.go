@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+	"github.com/rs/zerolog"
 
 	"github.com/allenneuraldynamics/aind-analysis-go/internal/cli"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
@@ -23,7 +24,6 @@ import (
 // environment variable; any other --name=value is an analysis parameter override (the Code
 // Ocean app panel passes parameters that way), typed by the parameter schema.
 type Flags struct {
-	cli.Globals
 	cli.CodeFlags
 	cli.DocDBFlags
 
@@ -83,9 +83,9 @@ func (f *Flags) OverrideFilter() cli.ArgsFilter {
 	}
 }
 
-// Execute runs analysis a under these flags and returns the run's error for the exit code.
-func (f *Flags) Execute(ctx context.Context, a Analysis, defaultName string) error {
-	log := f.Logger()
+// Execute runs analysis a under these flags, logging to log, and returns the run's error
+// for the exit code.
+func (f *Flags) Execute(ctx context.Context, log zerolog.Logger, a Analysis, defaultName string) error {
 	cfg, err := f.config(defaultName)
 	if err != nil {
 		return err
@@ -214,6 +214,7 @@ type GoAnalysis struct {
 }
 
 type goCmd struct {
+	cli.Globals
 	Flags
 	analysis GoAnalysis
 }
@@ -223,7 +224,7 @@ func (c *goCmd) Run(ctx context.Context) error {
 	if err := c.embedSchemas(); err != nil {
 		return err
 	}
-	return c.Execute(ctx, a.Run, a.Name)
+	return c.Execute(ctx, c.Logger(), a.Run, a.Name)
 }
 
 // embedSchemas writes the built-in schemas to temporary files when no flag names one.

@@ -1,4 +1,6 @@
-package main
+// Package dispatchcmd is the aind-dispatch command line: flags (with their Code Ocean
+// snake_case aliases and environment variables) turned into dispatch.Options.
+package dispatchcmd
 
 import (
 	"bytes"
@@ -22,6 +24,14 @@ import (
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/params"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
 )
+
+// Description is the command's one-line help.
+const Description = "Select data assets from DocDB and write one job file per unit of work."
+
+// Main runs aind-dispatch with args (without the program name) and returns the exit code.
+func Main(args []string) int {
+	return cli.Main("aind-dispatch", Description, &dispatchCmd{}, args, os.Stderr)
+}
 
 // dispatchCmd holds the flags. Every flag has its Code Ocean snake_case alias and an
 // environment variable.
