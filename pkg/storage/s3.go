@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"path"
 	"strings"
 
@@ -64,14 +65,22 @@ type S3Options struct {
 //
 // Put and PutFile go through the SDK's transfer manager: an object smaller than
 // S3Options.PartSize is sent in one PutObject, a larger one in concurrent multipart parts.
-// IfNotExists sends If-None-Match: "*" (on PutObject, or on CompleteMultipartUpload) and,
-// first, checks with HeadObject that no object is there, so that a large upload is not
-// sent only to be refused. A server that ignores If-None-Match still refuses an object
-// present before the upload starts, but not one written by a racing writer between that
-// check and the end of the upload.
+// IfNotExists sends If-None-Match: "*" (on PutObject, or on CompleteMultipartUpload). A
+// multipart upload (or one of unknown size) first checks with HeadObject that no object is
+// there, so that a large upload is not sent only to be refused; a single PutObject does
+// not, since the server refuses it as cheaply as it answers a HeadObject, and the extra
+// round trip doubled the cost of publishing many small files. So a server that ignores
+// If-None-Match still refuses a large object present before the upload starts, but not a
+// small one, nor one written by a racing writer between that check and the end of the
+// upload. (AWS S3, versitygw and MinIO honour If-None-Match.)
+//
+// Put knows the size of the upload ahead when r is an *os.File or has a Len() int method
+// returning the bytes left to read (bytes.Reader, strings.Reader, bytes.Buffer); other
+// readers count as unknown size, and get the HeadObject check.
 type S3 struct {
-	client *s3.Client
-	tm     *transfermanager.Client
+	client   *s3.Client
+	tm       *transfermanager.Client
+	partSize int64
 }
 
 var _ Store = (*S3)(nil)
@@ -122,7 +131,7 @@ func NewS3(ctx context.Context, opts S3Options) (*S3, error) {
 		o.MultipartUploadThreshold = opts.PartSize
 		o.Concurrency = opts.Concurrency
 	})
-	return &S3{client: client, tm: tm}, nil
+	return &S3{client: client, tm: tm, partSize: opts.PartSize}, nil
 }
 
 // needsPathStyle reports whether an endpoint override points at a server that is not AWS,
@@ -253,7 +262,9 @@ func (s *S3) PutFile(ctx context.Context, localPath string, u URL, opts PutOptio
 }
 
 func (s *S3) upload(ctx context.Context, op string, u URL, r io.Reader, opts PutOptions) error {
-	if opts.IfNotExists {
+	size := readerLen(r)
+	// The transfer manager sends objects of at least partSize bytes in parts.
+	if opts.IfNotExists && (size < 0 || size >= s.partSize) {
 		_, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
 			Bucket: aws.String(u.Bucket),
 			Key:    aws.String(u.Key),
@@ -268,6 +279,25 @@ func (s *S3) upload(ctx context.Context, op string, u URL, r io.Reader, opts Put
 	return s.send(ctx, op, u, r, opts)
 }
 
+// readerLen returns the number of bytes left in r, or -1 when that is not known ahead.
+func readerLen(r io.Reader) int64 {
+	switch v := r.(type) {
+	case *os.File:
+		info, err := v.Stat()
+		if err != nil || !info.Mode().IsRegular() {
+			return -1
+		}
+		off, err := v.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return -1
+		}
+		return max(info.Size()-off, 0)
+	case interface{ Len() int }:
+		return int64(v.Len())
+	}
+	return -1
+}
+
 // send uploads r to u with the transfer manager; with opts.IfNotExists, conditionally
 // (If-None-Match: "*" on PutObject or CompleteMultipartUpload).
 func (s *S3) send(ctx context.Context, op string, u URL, r io.Reader, opts PutOptions) error {
@@ -275,6 +305,13 @@ func (s *S3) send(ctx context.Context, op string, u URL, r io.Reader, opts PutOp
 		Bucket: aws.String(u.Bucket),
 		Key:    aws.String(u.Key),
 		Body:   r,
+	}
+	if _, seeker := r.(io.Seeker); !seeker {
+		// The transfer manager sizes a Seeker itself; for other readers the length lets it
+		// raise the part size of an object too large for 10,000 parts.
+		if n := readerLen(r); n > 0 {
+			in.ContentLength = aws.Int64(n)
+		}
 	}
 	if opts.ContentType != "" {
 		in.ContentType = aws.String(opts.ContentType)

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -36,7 +38,8 @@ type ManifestEntry struct {
 	SHA256 string `json:"sha256"`
 }
 
-// BuildManifest hashes every file under dir except the manifest itself.
+// BuildManifest hashes every file under dir except the manifest itself. (publish does not
+// use it: it hashes each file while uploading it, so that every byte is read once.)
 func BuildManifest(dir, hash, created string) (Manifest, error) {
 	m := Manifest{Hash: hash, Created: created}
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -90,12 +93,19 @@ func (r *runner) publish(ctx context.Context, outDir, hash string, meta identity
 			return err
 		}
 	}
-	m, err := BuildManifest(outDir, hash, identity.Timestamp(r.deps.Now()))
+	m := Manifest{Hash: hash, Created: identity.Timestamp(r.deps.Now())}
+	paths, err := resultFiles(outDir)
 	if err != nil {
 		return err
 	}
-	err = forEach(ctx, r.cfg.UploadConcurrency, m.Files, func(ctx context.Context, e ManifestEntry) error {
-		return store.PutFile(ctx, filepath.Join(outDir, filepath.FromSlash(e.Path)), dest.Join(e.Path), storage.PutOptions{IfNotExists: true})
+	// Each file is hashed while it is uploaded: the manifest has the size and SHA-256 of
+	// exactly the bytes sent, and a large result is read from disk once, not twice.
+	m.Files = make([]ManifestEntry, len(paths))
+	err = forEach(ctx, r.cfg.UploadConcurrency, indices(len(paths)), func(ctx context.Context, i int) error {
+		e, err := uploadHashed(ctx, store, filepath.Join(outDir, filepath.FromSlash(paths[i])), dest.Join(paths[i]))
+		e.Path = paths[i]
+		m.Files[i] = e
+		return err
 	})
 	if err != nil {
 		if storage.IsExists(err) {
@@ -121,6 +131,83 @@ func (r *runner) publish(ctx context.Context, outDir, hash string, meta identity
 	}
 	log.Info().Str("location", dest.String()).Int("files", len(m.Files)+1).Msg("result published and recorded")
 	return nil
+}
+
+// resultFiles lists the files under dir, slash-separated and relative to it, in sorted
+// order, except the manifest.
+func resultFiles(dir string) ([]string, error) {
+	var paths []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		if rel = filepath.ToSlash(rel); rel != ManifestFile {
+			paths = append(paths, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing result files in %s: %w", dir, err)
+	}
+	sort.Strings(paths)
+	return paths, nil
+}
+
+// uploadHashed uploads the file at path to u (never overwriting) and returns its manifest
+// entry, without the path: the size and SHA-256 of the bytes read while uploading.
+func uploadHashed(ctx context.Context, store storage.Store, path string, u storage.URL) (ManifestEntry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return ManifestEntry{}, fault.Permanent(fmt.Errorf("uploading %s: %w", path, err))
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err == nil && !info.Mode().IsRegular() {
+		err = errors.New("not a regular file")
+	}
+	if err != nil {
+		return ManifestEntry{}, fault.Permanent(fmt.Errorf("uploading %s: %w", path, err))
+	}
+	hr := &hashingReader{r: f, h: sha256.New(), size: info.Size()}
+	if err := store.Put(ctx, u, hr, storage.PutOptions{IfNotExists: true}); err != nil {
+		return ManifestEntry{}, fmt.Errorf("uploading %s: %w", path, err) // keeps err's class
+	}
+	// A store reads its body to the end; if one did not, the object misses the rest.
+	if rest, err := io.Copy(io.Discard, f); err != nil || rest > 0 {
+		return ManifestEntry{}, fault.Permanent(fmt.Errorf("uploading %s: %d bytes sent, %d more in the file (%v)", path, hr.n, rest, err))
+	}
+	return ManifestEntry{Size: hr.n, SHA256: hex.EncodeToString(hr.h.Sum(nil))}, nil
+}
+
+// hashingReader hashes and counts what is read through it. Len (the bytes left, by the
+// file's size when opened) lets the S3 store choose between one request and parts.
+type hashingReader struct {
+	r    io.Reader
+	h    hash.Hash
+	n    int64
+	size int64
+}
+
+func (h *hashingReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.h.Write(p[:n])
+	h.n += int64(n)
+	return n, err
+}
+
+func (h *hashingReader) Len() int { return int(max(h.size-h.n, 0)) }
+
+// indices returns 0, 1, ..., n-1.
+func indices(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
 }
 
 // forEach runs fn on every item with at most limit at once; the first error cancels the rest.
