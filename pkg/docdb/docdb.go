@@ -268,6 +268,11 @@ func (col *Collection) Existing(ctx context.Context, ids []string) (map[string]b
 	for start := 0; start < len(ids); start += ExistingChunk {
 		chunk := ids[start:min(start+ExistingChunk, len(ids))]
 		filter := bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}
+		if len(chunk) == 1 {
+			// An equality uses the _id index everywhere; FerretDB v1 scans the whole
+			// collection for $in, which made every wrapper job's lookup O(records).
+			filter = bson.D{{Key: "_id", Value: chunk[0]}}
+		}
 		err := col.Find(ctx, filter, FindOptions{Projection: bson.D{{Key: "_id", Value: 1}}}, func(doc bson.Raw) error {
 			if id, ok := doc.Lookup("_id").StringValueOK(); ok {
 				found[id] = true
