@@ -110,7 +110,7 @@ func TestDevstackEndToEnd(t *testing.T) {
 	t.Logf("devstack ready after %s", time.Since(started).Round(time.Millisecond))
 
 	wantKeys := []string{"DOCDB_URI", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-		"AWS_REGION", "ANALYSIS_BUCKET", "DEVSTACK_DATA_DIR", "DEVSTACK_PID"}
+		"AWS_REGION", "ANALYSIS_BUCKET", "DEVSTACK_DATA_DIR", "DEVSTACK_PID", "DEVSTACK_DOCDB_HOST", "DEVSTACK_DOCDB_VERSION"}
 	var gotKeys []string
 	for k := range env {
 		gotKeys = append(gotKeys, k)

@@ -17,9 +17,16 @@ type envVar struct {
 }
 
 // clientEnv returns the environment clients need to reach the stack, in print order.
-func clientEnv(st *stack, bucket, dataDir string) []envVar {
-	return []envVar{
-		{"DOCDB_URI", st.docdbURI},
+// DocDB is selected either by DOCDB_URI (Mongo driver) or by DOCDB_HOST (HTTP gateway),
+// never both (clients refuse that): viaGateway picks which; the other is printed with a
+// DEVSTACK_ prefix for tools that want both.
+func clientEnv(st *stack, bucket, dataDir string, viaGateway bool) []envVar {
+	uriKey, hostPrefix := "DOCDB_URI", "DEVSTACK_"
+	if viaGateway {
+		uriKey, hostPrefix = "DEVSTACK_DOCDB_URI", ""
+	}
+	env := []envVar{
+		{uriKey, st.docdbURI},
 		{"AWS_ENDPOINT_URL_S3", st.s3Endpoint},
 		{"AWS_ACCESS_KEY_ID", AccessKey},
 		{"AWS_SECRET_ACCESS_KEY", SecretKey},
@@ -28,6 +35,10 @@ func clientEnv(st *stack, bucket, dataDir string) []envVar {
 		{"DEVSTACK_DATA_DIR", dataDir},
 		{"DEVSTACK_PID", strconv.Itoa(os.Getpid())},
 	}
+	if st.docdbHost != "" {
+		env = append(env, envVar{hostPrefix + "DOCDB_HOST", st.docdbHost}, envVar{hostPrefix + "DOCDB_VERSION", st.docdbGW.cfg.version})
+	}
+	return env
 }
 
 // readyLine is printed after the environment once the stack is usable.

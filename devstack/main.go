@@ -52,6 +52,12 @@ type CLI struct {
 	VersitygwBin    string        `help:"versitygw binary to run instead of the cached go install of ${vgw_version}." env:"VERSITYGW_BIN" placeholder:"PATH" name:"versitygw-bin"`
 	CacheDir        string        `help:"Cache directory for the versitygw binary (default: <user cache dir>/aind-devstack)." env:"AIND_DEVSTACK_CACHE" placeholder:"DIR" type:"path"`
 	InstallOnly     bool          `help:"Only make sure versitygw is installed in the cache, print its path and exit (warms CI caches)."`
+	DocDBGateway    bool          `help:"Serve the DocDB HTTP gateway (printed as DOCDB_HOST=http://127.0.0.1:PORT and DOCDB_VERSION)." default:"true" negatable:"" name:"docdb-gateway"`
+	DocDBClient     string        `help:"Which way to DocDB the printed environment selects (${enum}): mongo prints DOCDB_URI (and the gateway as DEVSTACK_DOCDB_HOST), gateway prints DOCDB_HOST and DOCDB_VERSION (and the URI as DEVSTACK_DOCDB_URI); clients refuse both." default:"mongo" enum:"mongo,gateway" env:"AIND_DEVSTACK_DOCDB" name:"docdb-client"`
+	GatewayPort     int           `help:"DocDB gateway port on 127.0.0.1 (0 picks a free port)." default:"0" name:"docdb-gateway-port"`
+	GatewayPageCap  int           `help:"Most documents one gateway find page returns." default:"100" name:"docdb-gateway-page-cap"`
+	GatewayPayload  int           `help:"Largest gateway request or reply body in bytes (413 beyond)." default:"1048576" name:"docdb-gateway-max-payload"`
+	GatewayFaults   bool          `help:"Test hook: answer requests carrying the X-Aind-Test-Fault: <status> header with that status." name:"docdb-gateway-test-faults"`
 	LogLevel        string        `help:"Log level for aind-devstack's own logs (${enum})." default:"info" enum:"debug,info,warn,error"`
 }
 
@@ -120,6 +126,9 @@ func (c *CLI) run(ctx context.Context, log zerolog.Logger, stdout io.Writer) (er
 		return err
 	}
 
+	if c.DocDBClient == "gateway" && !c.DocDBGateway {
+		return errors.New("--docdb-client=gateway needs the gateway (drop --no-docdb-gateway)")
+	}
 	if err := validBucketName(c.Bucket); err != nil {
 		return fmt.Errorf("--bucket: %w", err)
 	}
@@ -153,6 +162,14 @@ func (c *CLI) run(ctx context.Context, log zerolog.Logger, stdout io.Writer) (er
 		s3Port:       c.S3Port,
 		versitygwBin: bin,
 		timeout:      c.Timeout,
+		docdbGateway: c.DocDBGateway,
+		gateway: docdbGatewayConfig{
+			port:       c.GatewayPort,
+			version:    "v1",
+			pageCap:    c.GatewayPageCap,
+			maxPayload: c.GatewayPayload,
+			testFaults: c.GatewayFaults,
+		},
 	})
 	if err != nil {
 		return err
@@ -176,7 +193,7 @@ func (c *CLI) run(ctx context.Context, log zerolog.Logger, stdout io.Writer) (er
 
 	// The env file is written before stdout's DEVSTACK_READY=1 so a parent that
 	// saw the ready line can source it right away.
-	env := clientEnv(st, c.Bucket, dataDir)
+	env := clientEnv(st, c.Bucket, dataDir, c.DocDBClient == "gateway")
 	if c.EnvFile != "" {
 		if err := writeEnvFile(c.EnvFile, env); err != nil {
 			return err

@@ -32,6 +32,8 @@ type stackConfig struct {
 	s3Port       int // 0: any free port
 	versitygwBin string
 	timeout      time.Duration // deadline for both servers to answer
+	docdbGateway bool          // serve the DocDB HTTP gateway
+	gateway      docdbGatewayConfig
 }
 
 // stack is a running FerretDB + versitygw pair with connected clients.
@@ -46,6 +48,9 @@ type stack struct {
 	gw         *gateway
 	s3Endpoint string
 	s3         *s3.Client
+
+	docdbGW   *docdbGateway // nil unless enabled
+	docdbHost string        // http://127.0.0.1:PORT
 }
 
 // startStack starts FerretDB in-process and versitygw as a child and waits until both answer.
@@ -75,6 +80,20 @@ func startStack(ctx context.Context, log zerolog.Logger, cfg stackConfig) (st *s
 	}
 	if err := st.waitS3(waitCtx, cfg); err != nil {
 		return st, err
+	}
+	if cfg.docdbGateway {
+		gc := cfg.gateway
+		gc.creds = aws.Credentials{AccessKeyID: AccessKey, SecretAccessKey: SecretKey}
+		gc.region = Region
+		if gc.pageCap <= 0 || gc.maxPayload <= 0 {
+			return st, fmt.Errorf("DocDB gateway: page cap and payload limit must be positive")
+		}
+		gw, err := startDocDBGateway(log, st.mongo, gc)
+		if err != nil {
+			return st, err
+		}
+		st.docdbGW = gw
+		st.docdbHost = "http://" + gw.addr
 	}
 	return st, nil
 }
@@ -240,6 +259,12 @@ func (st *stack) createBucket(ctx context.Context, bucket string) error {
 // stop stops versitygw (SIGTERM, SIGKILL after 5 s) and FerretDB. It is safe on a partially started stack.
 func (st *stack) stop() error {
 	var errs []error
+	if st.docdbGW != nil {
+		if err := st.docdbGW.stop(); err != nil {
+			errs = append(errs, fmt.Errorf("stop DocDB gateway: %w", err))
+		}
+		st.docdbGW = nil
+	}
 	if st.mongo != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := st.mongo.Disconnect(ctx); err != nil {

@@ -177,6 +177,12 @@ func TestErrors(t *testing.T) {
 	}
 	unreachable["DOCDB_URI"] = "mongodb://user:hunter2@127.0.0.1:1/"
 	unreachable["DOCDB_TIMEOUT"] = "300ms"
+	attempts := "after 3 attempts"
+	if unreachable["DOCDB_HOST"] != "" { // AIND_TEST_DOCDB=gateway
+		unreachable["DOCDB_URI"], unreachable["DOCDB_HOST"] = "", "http://127.0.0.1:1"
+		unreachable["AWS_SECRET_ACCESS_KEY"] = "hunter2"
+		attempts = "after 5 attempts"
+	}
 	tests := []struct {
 		name  string
 		env   map[string]string
@@ -194,7 +200,7 @@ func TestErrors(t *testing.T) {
 		{"split_files on a group", s.env, []string{"--docdb_query={}", "--group_by=subject.subject_id", "--file_extension=.nwb"}, 2, []string{"split_files", "group"}},
 		{"bad parameters file", s.env, []string{"--docdb_query={}", "--input_directory=" + badParams}, 2, []string{"analysis_parameters.json", "distributed_parameters"}},
 		{"bad flag value", s.env, []string{"--docdb_query={}", "--use_data_asset_csv=maybe"}, 2, []string{"use-data-asset-csv"}},
-		{"DocDB unreachable", unreachable, []string{"--docdb_query={}"}, 75, []string{"DocDB", "127.0.0.1:1", "after 3 attempts"}},
+		{"DocDB unreachable", unreachable, []string{"--docdb_query={}"}, 75, []string{"DocDB", "127.0.0.1:1", attempts}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,16 +18,25 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// Setenv sets every Vars entry with t.Setenv (so code reading AWS_* / DOCDB_URI from the environment finds the devstack).
+// Setenv sets every Vars entry with t.Setenv (so code reading AWS_* / DOCDB_* from the
+// environment finds the devstack), with the DocDB keys of the backend $AIND_TEST_DOCDB
+// selects (see DocDBVars): DOCDB_URI or DOCDB_HOST, never both.
 func (e *Env) Setenv(t testing.TB) {
 	t.Helper()
-	keys := make([]string, 0, len(e.Vars))
-	for k := range e.Vars {
+	vars := make(map[string]string, len(e.Vars))
+	for k, v := range e.Vars {
+		vars[k] = v
+	}
+	for k, v := range e.DocDBVars() {
+		vars[k] = v
+	}
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		t.Setenv(k, e.Vars[k])
+		t.Setenv(k, vars[k])
 	}
 }
 

@@ -16,6 +16,12 @@
 // The first use on a machine installs versitygw (go install, minutes of
 // compiling) before starting; later starts take about a second.
 //
+// DocDB is reached either with the Mongo driver (DOCDB_URI) or through the devstack's
+// HTTP gateway (DOCDB_HOST); $AIND_TEST_DOCDB=mongo|gateway (default mongo) chooses which
+// for Vars (the devstack runs with --docdb-client=<choice>), Setenv, DocDBVars, DocDBFlags
+// and OpenDocDB, so one switch runs the integration tests on either. Env.DocDBURI and
+// Env.DocDBHost are always both set.
+//
 // Environment: $AIND_DEVSTACK_BIN uses a prebuilt aind-devstack instead of
 // building it; $AIND_DEVSTACK_START_TIMEOUT (a Go duration, default 180s)
 // bounds the wait for it to become ready (the versitygw install before it has
@@ -54,6 +60,7 @@ type Env struct {
 	S3Endpoint                   string
 	AccessKey, SecretKey, Region string
 	AnalysisBucket               string // "s3://aind-analysis"
+	DocDBHost, DocDBVersion      string // the devstack's DocDB HTTP gateway (DOCDB_HOST, DOCDB_VERSION)
 }
 
 // process is the shared aind-devstack child.
@@ -183,7 +190,8 @@ func start() (*process, error) {
 	}
 
 	stderr := &syncBuffer{}
-	cmd := exec.Command(bin, "--seed", filepath.Join(root, "testdata", "devstack"), "--stdin-close-stops")
+	cmd := exec.Command(bin, "--seed", filepath.Join(root, "testdata", "devstack"), "--stdin-close-stops", "--docdb-gateway-test-faults",
+		"--docdb-client="+DocDBBackend())
 	cmd.Dir = root
 	cmd.Stderr = stderr
 	cmd.SysProcAttr = sysProcAttr()
@@ -242,15 +250,18 @@ func start() (*process, error) {
 
 	env := &Env{
 		Vars:           vars,
-		DocDBURI:       vars["DOCDB_URI"],
+		DocDBURI:       vars["DOCDB_URI"] + vars["DEVSTACK_DOCDB_URI"], // one of them is set
 		S3Endpoint:     vars["AWS_ENDPOINT_URL_S3"],
 		AccessKey:      vars["AWS_ACCESS_KEY_ID"],
 		SecretKey:      vars["AWS_SECRET_ACCESS_KEY"],
 		Region:         vars["AWS_REGION"],
 		AnalysisBucket: vars["ANALYSIS_BUCKET"],
+		DocDBHost:      vars["DOCDB_HOST"] + vars["DEVSTACK_DOCDB_HOST"],
+		DocDBVersion:   vars["DOCDB_VERSION"] + vars["DEVSTACK_DOCDB_VERSION"],
 	}
 	for k, v := range map[string]string{"DOCDB_URI": env.DocDBURI, "AWS_ENDPOINT_URL_S3": env.S3Endpoint,
-		"AWS_ACCESS_KEY_ID": env.AccessKey, "AWS_SECRET_ACCESS_KEY": env.SecretKey, "AWS_REGION": env.Region} {
+		"AWS_ACCESS_KEY_ID": env.AccessKey, "AWS_SECRET_ACCESS_KEY": env.SecretKey, "AWS_REGION": env.Region,
+		"DOCDB_HOST": env.DocDBHost} {
 		if v == "" {
 			p.stop()
 			return nil, fmt.Errorf("aind-devstack printed no %s; stderr:\n%s", k, stderr.String())

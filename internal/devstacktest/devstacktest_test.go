@@ -42,8 +42,10 @@ func TestDevstackHelpers(t *testing.T) {
 
 	t.Run("Setenv", func(t *testing.T) {
 		env.Setenv(t)
-		if got := os.Getenv("DOCDB_URI"); got != env.DocDBURI {
-			t.Errorf("DOCDB_URI = %q, want %q", got, env.DocDBURI)
+		for k, want := range env.DocDBVars() {
+			if got := os.Getenv(k); got != want {
+				t.Errorf("%s = %q, want %q (AIND_TEST_DOCDB=%s)", k, got, want, DocDBBackend())
+			}
 		}
 		if os.Getenv("AWS_ENDPOINT_URL_S3") != env.S3Endpoint || os.Getenv("DEVSTACK_PID") == "" {
 			t.Errorf("environment not set from %v", env.Vars)

@@ -18,7 +18,6 @@ import (
 
 	"github.com/allenneuraldynamics/aind-analysis-go/internal/cli"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/dispatch"
-	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/logs"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/params"
@@ -92,7 +91,7 @@ func (c *dispatchCmd) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	log.Info().Str("docdb", docdb.Redact(c.DocDBURI)).Str("query", opts.QueryText).Strs("group_by", opts.GroupBy).
+	log.Info().Str("docdb", c.DocDBFlags.Describe()).Str("query", opts.QueryText).Strs("group_by", opts.GroupBy).
 		Str("file_extension", opts.FileExtension).Int("parameter_sets", len(opts.Parameters.Distributed)).Msg("dispatching")
 	stats, err := dispatch.Run(ctx, opts, deps)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -35,9 +36,9 @@ type fixture struct {
 	bucket   string
 	loc      map[string]string // asset id -> location
 	finds    *atomic.Int64     // find commands sent to the results collection
-	client   *docdb.Client
-	results  *docdb.Collection
-	assets   *docdb.Collection
+	client   docdb.Backend
+	results  docdb.Store
+	assets   docdb.Store
 	lister   *storage.Router
 	resultsC string
 }
@@ -97,12 +98,13 @@ func newFixture(t *testing.T) *fixture {
 			}
 		}
 	}}
-	client, err := docdb.Connect(context.Background(), docdb.Options{URI: env.DocDBURI, Monitor: monitor})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close(context.Background()) })
+	// Through the gateway, queries of the results collection are counted as HTTP requests.
+	cfg := env.DocDBConfig(devstacktest.DocDBBackend())
+	cfg.Monitor = monitor
+	cfg.HTTPClient = &http.Client{Transport: countRequests{prefix: "/" + f.db + "/" + f.resultsC + "/", n: f.finds}}
+	client := env.OpenDocDBWith(t, cfg)
 	f.client = client
+	var err error
 	f.assets = client.Collection(f.db, "data_assets")
 	f.results = client.Collection(f.db, f.resultsC)
 	f.lister, err = storage.New(context.Background(), storage.Options{})
@@ -110,6 +112,19 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// countRequests counts the gateway requests whose path holds prefix.
+type countRequests struct {
+	prefix string
+	n      *atomic.Int64
+}
+
+func (c countRequests) RoundTrip(req *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(req.URL.Path, c.prefix+"find") || strings.HasSuffix(req.URL.Path, c.prefix+"aggregate") {
+		c.n.Add(1)
+	}
+	return http.DefaultTransport.RoundTrip(req)
 }
 
 func (f *fixture) options(t *testing.T) dispatch.Options {

@@ -1,9 +1,12 @@
 // Package docdb is the record store over a MongoDB-compatible DocDB (AWS DocumentDB in
-// production, FerretDB in the devstack), through go.mongodb.org/mongo-driver/v2: streaming
-// finds with filter and projection, a batched "which of these ids exist" lookup, and
-// upserts by _id. Errors are classified here, once: network faults and timeouts that
-// outlast the bounded retries are fault.Transient, a bad URI is fault.Usage, anything else
-// the server refuses is fault.Permanent.
+// production, FerretDB in the devstack): streaming finds with filter and projection, a
+// batched "which of these ids exist" lookup, upserts by _id and job claims (Store). Two
+// implementations, chosen by Config in Open: the direct driver (go.mongodb.org/mongo-driver/v2,
+// a mongodb:// URI; Connect, Collection) and the AIND HTTP gateway (DOCDB_HOST; OpenGateway,
+// GatewayCollection, see gateway.go). Errors are classified here, once: network faults,
+// timeouts (and the gateway's 429/5xx) that outlast the bounded retries are
+// fault.Transient, bad configuration is fault.Usage, anything else the server refuses is
+// fault.Permanent with the server's message.
 package docdb
 
 import (
@@ -97,13 +100,9 @@ func Connect(ctx context.Context, o Options) (*Client, error) {
 		co.SetRetryWrites(false)
 	}
 	if o.TLSCAFile != "" {
-		pem, err := os.ReadFile(o.TLSCAFile)
+		pool, err := loadCAs(o.TLSCAFile)
 		if err != nil {
-			return nil, fault.Usagef("DocDB TLS CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fault.Usagef("DocDB TLS CA file %s: no PEM certificate found", o.TLSCAFile)
+			return nil, err
 		}
 		co.SetTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
 	}
@@ -121,6 +120,19 @@ func Connect(ctx context.Context, o Options) (*Client, error) {
 		return nil, fmt.Errorf("connecting to DocDB %s: %w", safe, err)
 	}
 	return c, nil
+}
+
+// loadCAs reads a PEM bundle of CA certificates.
+func loadCAs(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fault.Usagef("DocDB TLS CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fault.Usagef("DocDB TLS CA file %s: no PEM certificate found", path)
+	}
+	return pool, nil
 }
 
 // Close releases the pool.

@@ -12,7 +12,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/allenneuraldynamics/aind-analysis-go/internal/cli"
-	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/params"
@@ -96,7 +95,7 @@ func (f *Flags) Execute(ctx context.Context, log zerolog.Logger, a Analysis, def
 		return err
 	}
 	deps.Store = store
-	if f.DocDBURI != "" {
+	if f.DocDBFlags.Configured() {
 		if f.ResultsCollection == "" {
 			return fault.Usagef("DocDB is set but not the results collection (--results-collection / DOCDB_COLLECTION)")
 		}
@@ -109,7 +108,7 @@ func (f *Flags) Execute(ctx context.Context, log zerolog.Logger, a Analysis, def
 		deps.Claims = client.Collection(f.ResultsDatabase, f.ClaimsCollection())
 	}
 	log.Info().Str("job_dir", cfg.JobDir).Bool("dry_run", cfg.DryRun).Str("bucket", cfg.Bucket.String()).
-		Str("docdb", docdb.Redact(f.DocDBURI)).Str("code_version", cfg.Code.Version).Msg("wrapper starting")
+		Str("docdb", f.DocDBFlags.Describe()).Str("code_version", cfg.Code.Version).Msg("wrapper starting")
 	sum, err := Run(ctx, cfg, deps, a)
 	if err != nil {
 		return err

@@ -49,8 +49,8 @@ type fixture struct {
 	env     *devstacktest.Env
 	db      string
 	bucket  string
-	records *docdb.Collection
-	claims  *docdb.Collection
+	records docdb.Store
+	claims  docdb.Store
 	store   *storage.Router
 	in      string
 	asset   string // s3:// location of the seeded input asset
@@ -63,11 +63,8 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{env: env, db: env.NewDatabase(t), bucket: env.NewBucket(t), in: t.TempDir()}
 	f.asset = "s3://" + f.bucket + "/inputs/asset1"
 	env.PutObjects(t, f.bucket, map[string]string{"inputs/asset1/data.nwb": "0123456789"})
-	c, err := docdb.Connect(context.Background(), docdb.Options{URI: env.DocDBURI})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	c := env.OpenDocDB(t) // AIND_TEST_DOCDB=mongo|gateway
+	var err error
 	f.records, f.claims = c.Collection(f.db, "results"), c.Collection(f.db, "results_claims")
 	if f.store, err = storage.New(context.Background(), storage.Options{}); err != nil {
 		t.Fatal(err)
@@ -390,9 +387,17 @@ func TestServerStoppedMidRunIsTransientAndLeavesNoRecord(t *testing.T) {
 				}
 				deps.Store = s
 			case "docdb":
-				host := strings.TrimSuffix(strings.TrimPrefix(f.env.DocDBURI, "mongodb://"), "/")
-				proxy = devstacktest.NewProxy(t, host)
-				c, err := docdb.Connect(context.Background(), docdb.Options{URI: "mongodb://" + proxy.Addr() + "/?directConnection=true", ServerSelectionTimeout: 300 * time.Millisecond, Backoff: 10 * time.Millisecond})
+				cfg := docdb.Config{Timeout: 300 * time.Millisecond, Backoff: 10 * time.Millisecond}
+				if devstacktest.DocDBBackend() == devstacktest.BackendGateway {
+					proxy = devstacktest.NewProxy(t, strings.TrimPrefix(f.env.DocDBHost, "http://"))
+					gw := f.env.DocDBConfig(devstacktest.BackendGateway)
+					cfg.Host, cfg.Version, cfg.Credentials, cfg.Region, cfg.Attempts = "http://"+proxy.Addr(), gw.Version, gw.Credentials, gw.Region, 2
+				} else {
+					host := strings.TrimSuffix(strings.TrimPrefix(f.env.DocDBURI, "mongodb://"), "/")
+					proxy = devstacktest.NewProxy(t, host)
+					cfg.URI = "mongodb://" + proxy.Addr() + "/?directConnection=true"
+				}
+				c, err := docdb.Open(context.Background(), cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -436,11 +441,11 @@ func TestMainArgsRunsAGoAnalysis(t *testing.T) {
 	var runs atomic.Int64
 	code := wrapper.MainArgs(wrapper.GoAnalysis{
 		Name: "go-analysis", ParameterSchema: []byte(paramSchema), OutputSchema: []byte(outputSchema), Run: countingAnalysis(&runs),
-	}, []string{
+	}, append([]string{
 		"--input_directory=" + f.in, "--output_directory=" + out, "--scratch_directory=" + t.TempDir(),
-		"--dry_run=0", "--docdb_uri=" + f.env.DocDBURI, "--results_database=" + f.db, "--results_collection=results",
+		"--dry_run=0", "--results_database=" + f.db, "--results_collection=results",
 		"--analysis_bucket=s3://" + f.bucket + "/results", "--code_url=https://example.org/go", "--code_version=0.1.0", "--log-level=warn",
-	})
+	}, f.env.DocDBFlags()...))
 	if code != 0 || runs.Load() != 1 {
 		t.Fatalf("exit %d, runs %d", code, runs.Load())
 	}

@@ -1,0 +1,223 @@
+package docdb_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/devstacktest"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
+)
+
+// TestConformance runs the record-store contract (docdb.Store) against both backends,
+// always: the Mongo driver and the devstack's HTTP gateway (page cap 100, 1 MiB payload
+// limit, SigV4-verified writes).
+func TestConformance(t *testing.T) {
+	env := devstacktest.Get(t)
+	for _, backend := range []string{devstacktest.BackendMongo, devstacktest.BackendGateway} {
+		t.Run(backend, func(t *testing.T) {
+			b := env.OpenDocDBWith(t, env.DocDBConfig(backend))
+			open := func(t *testing.T) docdb.Store { return b.Collection(env.NewDatabase(t), "records") }
+			runConformance(t, open)
+		})
+	}
+}
+
+func runConformance(t *testing.T, open func(t *testing.T) docdb.Store) {
+	ctx := context.Background()
+
+	t.Run("find, existing, upsert", func(t *testing.T) {
+		s := open(t)
+		for i := 0; i < 5; i++ {
+			id := fmt.Sprintf("id%d", i)
+			if err := s.Upsert(ctx, id, bson.D{{Key: "_id", Value: id}, {Key: "n", Value: i}, {Key: "at", Value: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Upsert overwrites the fields it is given. (Over the gateway it is $set, so fields
+		// not given are kept; the wrapper always writes whole records.)
+		if err := s.Upsert(ctx, "id0", bson.D{{Key: "_id", Value: "id0"}, {Key: "n", Value: 100}, {Key: "at", Value: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}}); err != nil {
+			t.Fatal(err)
+		}
+		var ns []int32
+		err := s.Find(ctx, bson.D{}, docdb.FindOptions{Sort: bson.D{{Key: "_id", Value: -1}}, Projection: bson.D{{Key: "n", Value: 1}}, BatchSize: 2}, func(doc bson.Raw) error {
+			if doc.Lookup("at").Type != 0 {
+				t.Errorf("projection ignored: %v", doc)
+			}
+			ns = append(ns, doc.Lookup("n").Int32())
+			return nil
+		})
+		if err != nil || fmt.Sprint(ns) != "[4 3 2 1 100]" {
+			t.Fatalf("Find = %v, %v", ns, err)
+		}
+		// Filters with typed values (a date) and the type of what comes back.
+		var got []string
+		err = s.Find(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}}}, docdb.FindOptions{}, func(doc bson.Raw) error {
+			if doc.Lookup("at").Type != bson.TypeDateTime {
+				t.Errorf("at came back as %v", doc.Lookup("at").Type)
+			}
+			got = append(got, doc.Lookup("_id").StringValue())
+			return nil
+		})
+		if err != nil || len(got) != 4 {
+			t.Fatalf("Find by date = %v, %v", got, err)
+		}
+		found, err := s.Existing(ctx, []string{"id1", "id3", "nope", "id4"})
+		if err != nil || len(found) != 3 || !found["id1"] || !found["id3"] || !found["id4"] {
+			t.Fatalf("Existing = %v, %v", found, err)
+		}
+		if found, err := s.Existing(ctx, nil); err != nil || len(found) != 0 {
+			t.Fatalf("Existing(nil) = %v, %v", found, err)
+		}
+		stop := errors.New("stop")
+		if err := s.Find(ctx, bson.D{}, docdb.FindOptions{}, func(bson.Raw) error { return stop }); err != stop {
+			t.Fatalf("Find did not return fn's error unchanged: %v", err)
+		}
+	})
+
+	t.Run("paging over more records than the page cap", func(t *testing.T) {
+		s := open(t)
+		const n = 250 // the devstack gateway's page cap is 100
+		for i := 0; i < n; i++ {
+			id := fmt.Sprintf("r%04d", i)
+			if err := s.Upsert(ctx, id, bson.D{{Key: "i", Value: i}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		seen := map[string]bool{}
+		prev := ""
+		err := s.Find(ctx, bson.D{}, docdb.FindOptions{}, func(doc bson.Raw) error {
+			id := doc.Lookup("_id").StringValue()
+			if seen[id] || id <= prev {
+				return fmt.Errorf("%s twice or out of order after %s", id, prev)
+			}
+			seen[id], prev = true, id
+			return nil
+		})
+		if err != nil || len(seen) != n {
+			t.Fatalf("Find saw %d of %d: %v", len(seen), n, err)
+		}
+		ids := make([]string, 0, n+10)
+		for i := 0; i < n+10; i++ {
+			ids = append(ids, fmt.Sprintf("r%04d", i))
+		}
+		if found, err := s.Existing(ctx, ids); err != nil || len(found) != n {
+			t.Fatalf("Existing found %d of %d: %v", len(found), n, err)
+		}
+	})
+
+	t.Run("claims", func(t *testing.T) {
+		s := open(t)
+		held, err := s.Claim(ctx, "job", "a", time.Minute)
+		if err != nil || !held {
+			t.Fatalf("first claim: %v %v", held, err)
+		}
+		if held, err := s.Claim(ctx, "job", "b", time.Minute); err != nil || held {
+			t.Fatalf("second holder got a live claim: %v %v", held, err)
+		}
+		if err := s.Renew(ctx, "job", "a", time.Minute); err != nil {
+			t.Fatalf("renew by holder: %v", err)
+		}
+		if err := s.Renew(ctx, "job", "b", time.Minute); !errors.Is(err, docdb.ErrClaimLost) || fault.IsTransient(err) {
+			t.Fatalf("renew by a non-holder: %v", err)
+		}
+		if _, err := s.Claim(ctx, "short", "a", 50*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(120 * time.Millisecond)
+		if held, err := s.Claim(ctx, "short", "b", time.Minute); err != nil || !held {
+			t.Fatalf("expired claim not taken over: %v %v", held, err)
+		}
+		if err := s.Renew(ctx, "short", "a", time.Minute); !errors.Is(err, docdb.ErrClaimLost) {
+			t.Fatalf("old holder renewed a lost claim: %v", err)
+		}
+		if err := s.Release(ctx, "job", "b"); err != nil {
+			t.Fatal(err)
+		}
+		if held, _ := s.Claim(ctx, "job", "c", time.Minute); held {
+			t.Fatal("release by a non-holder freed the claim")
+		}
+		if err := s.Release(ctx, "job", "a"); err != nil {
+			t.Fatal(err)
+		}
+		if held, err := s.Claim(ctx, "job", "c", time.Minute); err != nil || !held {
+			t.Fatalf("claim after release: %v %v", held, err)
+		}
+	})
+
+	t.Run("racing claims have one winner", func(t *testing.T) {
+		s := open(t)
+		var wins atomic.Int64
+		var wg sync.WaitGroup
+		for i := 0; i < 10; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				held, err := s.Claim(ctx, "race", fmt.Sprintf("h%d", i), time.Minute)
+				if err != nil {
+					t.Error(err)
+				}
+				if held {
+					wins.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := wins.Load(); n != 1 {
+			t.Fatalf("%d of 10 racing claimers won, want exactly 1", n)
+		}
+	})
+
+	t.Run("refused query is permanent with the server's message", func(t *testing.T) {
+		s := open(t)
+		if err := s.Upsert(ctx, "x", bson.D{{Key: "n", Value: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		err := s.Find(ctx, bson.D{{Key: "n", Value: bson.D{{Key: "$bogus", Value: 1}}}}, docdb.FindOptions{}, func(bson.Raw) error { return nil })
+		if err == nil || fault.IsTransient(err) || fault.IsUsage(err) || !strings.Contains(err.Error(), "$bogus") {
+			t.Fatalf("bad filter: %v", err)
+		}
+	})
+}
+
+func TestOpenSelection(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		cfg  docdb.Config
+		want string
+	}{
+		{"neither", docdb.Config{}, "neither"},
+		{"both", docdb.Config{URI: "mongodb://u:pw@127.0.0.1:1/", Host: "api.example.org"}, "both"},
+		{"plain http to a remote host", docdb.Config{Host: "http://api.example.org"}, "loopback"},
+		{"a path in the host", docdb.Config{Host: "https://api.example.org/v1"}, "host name"},
+		{"missing gateway CA file", docdb.Config{Host: "api.example.org", TLSCAFile: "/nonexistent.pem"}, "CA file"},
+		{"credentials in the host", docdb.Config{Host: "https://u:pw@api.example.org"}, "credentials"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := docdb.Open(ctx, tt.cfg)
+			if !fault.IsUsage(err) || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "pw") {
+				t.Fatalf("Open: %v, want a usage error about %q without the password", err, tt.want)
+			}
+		})
+	}
+	for host, want := range map[string]string{
+		"api.example.org":        "https://api.example.org/v1",
+		"http://127.0.0.1:8080/": "http://127.0.0.1:8080/v1",
+		"http://localhost:8080":  "http://localhost:8080/v1",
+	} {
+		b, err := docdb.Open(ctx, docdb.Config{Host: host})
+		if err != nil || b.Describe() != want {
+			t.Errorf("Open(%q): %v, %v; want %s", host, b, err, want)
+		}
+	}
+}

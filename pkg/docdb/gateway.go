@@ -1,0 +1,689 @@
+package docdb
+
+// The HTTP gateway most AIND users reach DocDB through (DOCDB_HOST), as served by
+// aind-data-access-api and by the devstack's stand-in (devstack/docdbgw.go):
+//
+//	{scheme}://{host}/{version}/{database}/{collection}/{op}
+//
+// Documents travel as relaxed MongoDB Extended JSON both ways (so dates survive as
+// {"$date": ...}). Requests and replies:
+//
+//	GET    find?filter=&projection=&sort=&limit=&skip=  -> [doc, ...] (server may cap limit)
+//	GET    count_documents?filter=                      -> {"total_record_count": n, "filtered_record_count": n}
+//	POST   aggregate       body [stage, ...]            -> [doc, ...]
+//	POST   insert_one      body doc   (signed)          -> {"inserted_id": id}; duplicate _id -> 409
+//	POST   update_one      body {"filter", "update", "upsert": "True"} (signed)
+//	                                                    -> {"matched_count", "modified_count", "upserted_id"}
+//	POST   bulk_write      body [op, ...] (signed), op one of {"insertOne": {"document"}},
+//	                       {"updateOne": {"filter", "update", "upsert"}}, {"deleteOne": {"filter"}}
+//	                                                    -> {"inserted_count", "matched_count", "modified_count", "deleted_count", "upserted_count"}
+//	DELETE delete_one / delete_many body {"filter"} (signed) -> {"deleted_count": n}
+//
+// Errors are a status with {"message": "..."}: 400 bad request (the server's message is
+// kept in the error), 403 bad or missing signature, 409 duplicate key, 413 payload or
+// page too large, 429 / 5xx try again later.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
+)
+
+// GatewayService is the SigV4 service name writes are signed for.
+const GatewayService = "execute-api"
+
+// Gateway is a client of the DocDB HTTP gateway.
+type Gateway struct {
+	base    *url.URL // scheme://host/version
+	cfg     Config
+	hc      *http.Client
+	signer  *v4.Signer
+	credsMu sync.Mutex
+	creds   aws.CredentialsProvider
+	region  string
+}
+
+// OpenGateway checks the configuration and returns a gateway client; it does not contact
+// the server (the first request does).
+func OpenGateway(ctx context.Context, c Config) (*Gateway, error) {
+	base, err := gatewayBase(c.Host, c.Version)
+	if err != nil {
+		return nil, err
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 60 * time.Second
+	}
+	if c.Attempts <= 0 {
+		c.Attempts = 5
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = 500 * time.Millisecond
+	}
+	if c.PageSize <= 0 {
+		c.PageSize = 500
+	}
+	if c.MaxPayload <= 0 {
+		c.MaxPayload = 1<<20 - 16<<10
+	}
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: c.Timeout}
+		if c.TLSCAFile != "" { // a gateway behind a private CA
+			pool, err := loadCAs(c.TLSCAFile)
+			if err != nil {
+				return nil, err
+			}
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+			hc.Transport = tr
+		}
+	}
+	return &Gateway{base: base, cfg: c, hc: hc, signer: v4.NewSigner(), creds: c.Credentials, region: c.Region}, nil
+}
+
+// gatewayBase parses DOCDB_HOST: a bare host means https; an explicit scheme is kept,
+// and plain http is only accepted for loopback hosts.
+func gatewayBase(host, version string) (*url.URL, error) {
+	host = strings.TrimRight(strings.TrimSpace(host), "/")
+	if !strings.Contains(host, "://") {
+		host = "https://" + host
+	}
+	u, err := url.Parse(host)
+	if err == nil && u.User != nil {
+		return nil, fault.Usagef("DocDB gateway host: must not hold credentials (writes are signed with AWS credentials); want a host name, e.g. api.example.org")
+	}
+	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return nil, fault.Usagef("DocDB gateway host %q: want a host name, e.g. api.example.org or http://127.0.0.1:8080", host)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		h := u.Hostname()
+		ip := net.ParseIP(h)
+		if h != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return nil, fault.Usagef("DocDB gateway host %q: plain http is only allowed for loopback hosts; use https", host)
+		}
+	default:
+		return nil, fault.Usagef("DocDB gateway host %q: scheme must be https (or http for loopback)", host)
+	}
+	if version == "" {
+		version = "v1"
+	}
+	u.Path = "/" + strings.Trim(version, "/")
+	return u, nil
+}
+
+// Describe returns the gateway's base URL (it holds no credentials).
+func (g *Gateway) Describe() string { return g.base.String() }
+
+// Close releases idle connections.
+func (g *Gateway) Close(context.Context) error {
+	g.hc.CloseIdleConnections()
+	return nil
+}
+
+// Collection returns a handle on database.collection.
+func (g *Gateway) Collection(database, collection string) Store {
+	return g.GatewayCollection(database, collection)
+}
+
+// GatewayCollection returns the concrete handle on database.collection, with the
+// gateway-only operations (Count, Aggregate, bulk writes, deletes).
+func (g *Gateway) GatewayCollection(database, collection string) *GatewayCollection {
+	return &GatewayCollection{g: g, db: database, coll: collection}
+}
+
+// GatewayError is a reply with an error status; Message is the server's.
+type GatewayError struct {
+	Status  int
+	Op      string
+	Message string
+}
+
+func (e *GatewayError) Error() string {
+	return fmt.Sprintf("DocDB gateway %s: %d %s: %s", e.Op, e.Status, http.StatusText(e.Status), e.Message)
+}
+
+func retryable(status int) bool { return status == http.StatusTooManyRequests || status >= 500 }
+
+// credentials returns the signing credentials and region, loading the default chain once.
+func (g *Gateway) credentials(ctx context.Context) (aws.Credentials, string, error) {
+	g.credsMu.Lock()
+	if g.creds == nil {
+		ac, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			g.credsMu.Unlock()
+			return aws.Credentials{}, "", fault.Usagef("DocDB gateway: loading AWS credentials for signing: %w", err)
+		}
+		g.creds = ac.Credentials
+		if g.region == "" {
+			g.region = ac.Region
+		}
+	}
+	if g.region == "" {
+		g.region = "us-west-2"
+	}
+	prov, region := g.creds, g.region
+	g.credsMu.Unlock()
+	if prov == nil {
+		return aws.Credentials{}, "", fault.Usagef("DocDB gateway: no AWS credentials to sign writes (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile)")
+	}
+	creds, err := prov.Retrieve(ctx)
+	if err != nil {
+		return aws.Credentials{}, "", fault.Usagef("DocDB gateway: retrieving AWS credentials for signing: %w", err)
+	}
+	return creds, region, nil
+}
+
+// call sends one request (with retries on transient faults) and decodes a 2xx reply into
+// out (unless nil). A 413 is returned at once (callers shrink and retry).
+func (g *Gateway) call(ctx context.Context, method, path, op string, query url.Values, body []byte, sign bool, out any) error {
+	u := *g.base
+	u.Path += path + "/" + op
+	u.RawQuery = query.Encode()
+	wait := g.cfg.Backoff
+	var last error
+	for attempt := 1; ; attempt++ {
+		status, err := g.once(ctx, method, u.String(), op, body, sign, out)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		transient := status == 0 || retryable(status)
+		var ge *GatewayError
+		if status == 0 && (fault.IsUsage(err) || errors.As(err, &ge)) {
+			transient = false
+		}
+		last = err
+		if !transient {
+			if fault.IsUsage(err) {
+				return err
+			}
+			return fault.Permanent(err)
+		}
+		if attempt >= g.cfg.Attempts {
+			return fault.Transient(fmt.Errorf("DocDB gateway unavailable after %d attempts: %w", attempt, last))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// once sends one request; status is 0 when no reply came (network fault, timeout).
+func (g *Gateway) once(ctx context.Context, method, target, op string, body []byte, sign bool, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
+	if err != nil {
+		return -1, fault.Usagef("DocDB gateway request: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if sign {
+		creds, region, err := g.credentials(ctx)
+		if err != nil {
+			return -1, err
+		}
+		sum := sha256.Sum256(body)
+		if err := g.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), GatewayService, region, time.Now()); err != nil {
+			return -1, fault.Usagef("DocDB gateway: signing %s: %w", op, err)
+		}
+	}
+	resp, err := g.hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("DocDB gateway %s: %w", op, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, fmt.Errorf("DocDB gateway %s: reading reply: %w", op, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		status, msg := resp.StatusCode, replyMessage(data)
+		if strings.Contains(msg, "E11000") || strings.Contains(msg, "duplicate key") {
+			status = http.StatusConflict // a gateway passing the driver's error on as 400/500
+		}
+		return status, &GatewayError{Status: status, Op: op, Message: msg}
+	}
+	if out == nil {
+		return resp.StatusCode, nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return -1, fmt.Errorf("DocDB gateway %s: unexpected reply %.200q: %w", op, data, err)
+	}
+	return resp.StatusCode, nil
+}
+
+// replyMessage extracts {"message": ...} (or API Gateway's {"Message": ...}) from an error
+// reply, else returns the body's start.
+func replyMessage(data []byte) string {
+	var m struct {
+		Message  string `json:"message"`
+		Message2 string `json:"Message"`
+	}
+	if json.Unmarshal(data, &m) == nil {
+		if m.Message != "" {
+			return m.Message
+		}
+		if m.Message2 != "" {
+			return m.Message2
+		}
+	}
+	s := strings.TrimSpace(string(data))
+	if len(s) > 500 {
+		s = s[:500] + "..."
+	}
+	return s
+}
+
+// extJSON encodes a filter, projection, sort, update or document as relaxed Extended JSON;
+// nil is {}.
+func extJSON(v any) ([]byte, error) {
+	if v == nil {
+		return []byte("{}"), nil
+	}
+	if r, ok := v.(json.RawMessage); ok {
+		return r, nil
+	}
+	b, err := bson.MarshalExtJSON(v, false, false)
+	if err != nil {
+		return nil, fault.Usagef("encoding %T as JSON: %w", v, err)
+	}
+	return b, nil
+}
+
+// rawFromJSON turns one JSON document into bson.Raw.
+func rawFromJSON(data []byte) (bson.Raw, error) {
+	var d bson.D
+	if err := bson.UnmarshalExtJSON(data, false, &d); err != nil {
+		return nil, err
+	}
+	return bson.Marshal(d)
+}
+
+// GatewayCollection is one collection reached through the gateway.
+type GatewayCollection struct {
+	g        *Gateway
+	db, coll string
+}
+
+// Name returns "database.collection".
+func (c *GatewayCollection) Name() string { return c.db + "." + c.coll }
+
+func (c *GatewayCollection) path() string {
+	return "/" + url.PathEscape(c.db) + "/" + url.PathEscape(c.coll)
+}
+
+// Find pages through the documents matching filter with limit/skip until an empty page,
+// calling fn for each. The page size starts at BatchSize (or Config.PageSize) and halves
+// on a 413. Without a Sort the pages are ordered by _id so skip is stable.
+func (c *GatewayCollection) Find(ctx context.Context, filter any, o FindOptions, fn func(bson.Raw) error) error {
+	q := url.Values{}
+	f, err := extJSON(filter)
+	if err != nil {
+		return err
+	}
+	q.Set("filter", string(f))
+	if o.Projection != nil {
+		p, err := extJSON(o.Projection)
+		if err != nil {
+			return err
+		}
+		q.Set("projection", string(p))
+	}
+	sortSpec := o.Sort
+	if sortSpec == nil {
+		sortSpec = bson.D{{Key: "_id", Value: 1}}
+	}
+	s, err := extJSON(sortSpec)
+	if err != nil {
+		return err
+	}
+	q.Set("sort", string(s))
+	page := c.g.cfg.PageSize
+	if o.BatchSize > 0 {
+		page = int(o.BatchSize)
+	}
+	for skip := 0; ; {
+		q.Set("limit", strconv.Itoa(page))
+		q.Set("skip", strconv.Itoa(skip))
+		var docs []json.RawMessage
+		err := c.g.call(ctx, http.MethodGet, c.path(), "find", q, nil, false, &docs)
+		var ge *GatewayError
+		if errors.As(err, &ge) && ge.Status == http.StatusRequestEntityTooLarge && page > 1 {
+			page /= 2
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("querying %s: %w", c.Name(), err)
+		}
+		if len(docs) == 0 {
+			return nil
+		}
+		for _, d := range docs {
+			raw, err := rawFromJSON(d)
+			if err != nil {
+				return fault.Permanent(fmt.Errorf("reading %s: document %.100q: %w", c.Name(), d, err))
+			}
+			if err := fn(raw); err != nil {
+				return err
+			}
+		}
+		skip += len(docs)
+	}
+}
+
+// Count returns the collection's document count and how many match filter.
+func (c *GatewayCollection) Count(ctx context.Context, filter any) (total, filtered int64, err error) {
+	f, err := extJSON(filter)
+	if err != nil {
+		return 0, 0, err
+	}
+	var out struct {
+		Total    int64 `json:"total_record_count"`
+		Filtered int64 `json:"filtered_record_count"`
+	}
+	if err := c.g.call(ctx, http.MethodGet, c.path(), "count_documents", url.Values{"filter": {string(f)}}, nil, false, &out); err != nil {
+		return 0, 0, fmt.Errorf("counting %s: %w", c.Name(), err)
+	}
+	return out.Total, out.Filtered, nil
+}
+
+// Aggregate runs a read-only pipeline and calls fn for each result document.
+func (c *GatewayCollection) Aggregate(ctx context.Context, pipeline []any, fn func(bson.Raw) error) error {
+	parts := make([][]byte, len(pipeline))
+	for i, st := range pipeline {
+		b, err := extJSON(st)
+		if err != nil {
+			return err
+		}
+		parts[i] = b
+	}
+	body := append(append([]byte("["), bytes.Join(parts, []byte(","))...), ']')
+	var docs []json.RawMessage
+	if err := c.g.call(ctx, http.MethodPost, c.path(), "aggregate", nil, body, false, &docs); err != nil {
+		return fmt.Errorf("aggregating %s: %w", c.Name(), err)
+	}
+	for _, d := range docs {
+		raw, err := rawFromJSON(d)
+		if err != nil {
+			return fault.Permanent(fmt.Errorf("reading %s: %w", c.Name(), err))
+		}
+		if err := fn(raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// gatewayExistingChunk is how many ids one Existing aggregate carries (~150 KB of body).
+const gatewayExistingChunk = 2000
+
+// Existing returns which of ids have a document: one aggregate ($match on _id, $project
+// _id) per gatewayExistingChunk ids.
+func (c *GatewayCollection) Existing(ctx context.Context, ids []string) (map[string]bool, error) {
+	found := make(map[string]bool)
+	for start := 0; start < len(ids); start += gatewayExistingChunk {
+		chunk := ids[start:min(start+gatewayExistingChunk, len(ids))]
+		pipeline := []any{
+			bson.D{{Key: "$match", Value: bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}}},
+			bson.D{{Key: "$project", Value: bson.D{{Key: "_id", Value: 1}}}},
+		}
+		err := c.Aggregate(ctx, pipeline, func(doc bson.Raw) error {
+			if id, ok := doc.Lookup("_id").StringValueOK(); ok {
+				found[id] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("looking up %d ids: %w", len(chunk), err)
+		}
+	}
+	return found, nil
+}
+
+// UpdateResult is update_one's reply.
+type UpdateResult struct {
+	MatchedCount  int64 `json:"matched_count"`
+	ModifiedCount int64 `json:"modified_count"`
+	UpsertedID    any   `json:"upserted_id"`
+}
+
+// InsertOne inserts doc; a duplicate _id is a permanent *GatewayError with Status 409.
+func (c *GatewayCollection) InsertOne(ctx context.Context, doc any) error {
+	body, err := extJSON(doc)
+	if err != nil {
+		return err
+	}
+	if err := c.g.call(ctx, http.MethodPost, c.path(), "insert_one", nil, body, true, nil); err != nil {
+		return fmt.Errorf("inserting into %s: %w", c.Name(), err)
+	}
+	return nil
+}
+
+// UpdateOne applies update to the first document matching filter (upserting if asked).
+func (c *GatewayCollection) UpdateOne(ctx context.Context, filter, update any, upsert bool) (UpdateResult, error) {
+	f, err := extJSON(filter)
+	if err != nil {
+		return UpdateResult{}, err
+	}
+	u, err := extJSON(update)
+	if err != nil {
+		return UpdateResult{}, err
+	}
+	up := "False"
+	if upsert {
+		up = "True" // the upstream gateway's spelling
+	}
+	body := fmt.Appendf(nil, `{"filter":%s,"update":%s,"upsert":%q}`, f, u, up)
+	var res UpdateResult
+	if err := c.g.call(ctx, http.MethodPost, c.path(), "update_one", nil, body, true, &res); err != nil {
+		return res, fmt.Errorf("updating %s: %w", c.Name(), err)
+	}
+	return res, nil
+}
+
+// Delete deletes the first (many=false) or every document matching filter and returns
+// how many went.
+func (c *GatewayCollection) Delete(ctx context.Context, filter any, many bool) (int64, error) {
+	f, err := extJSON(filter)
+	if err != nil {
+		return 0, err
+	}
+	op := "delete_one"
+	if many {
+		op = "delete_many"
+	}
+	var out struct {
+		Deleted int64 `json:"deleted_count"`
+	}
+	if err := c.g.call(ctx, http.MethodDelete, c.path(), op, nil, fmt.Appendf(nil, `{"filter":%s}`, f), true, &out); err != nil {
+		return 0, fmt.Errorf("deleting from %s: %w", c.Name(), err)
+	}
+	return out.Deleted, nil
+}
+
+// BulkResult is bulk_write's reply (summed over chunks).
+type BulkResult struct {
+	InsertedCount int64 `json:"inserted_count"`
+	MatchedCount  int64 `json:"matched_count"`
+	ModifiedCount int64 `json:"modified_count"`
+	DeletedCount  int64 `json:"deleted_count"`
+	UpsertedCount int64 `json:"upserted_count"`
+}
+
+// BulkUpsert returns the bulk_write operation upserting doc ($set) at _id = id.
+func BulkUpsert(id string, doc any) (json.RawMessage, error) {
+	set, err := setFields(doc)
+	if err != nil {
+		return nil, err
+	}
+	f, _ := extJSON(bson.D{{Key: "_id", Value: id}})
+	u, err := extJSON(bson.D{{Key: "$set", Value: set}})
+	if err != nil {
+		return nil, err
+	}
+	return fmt.Appendf(nil, `{"updateOne":{"filter":%s,"update":%s,"upsert":true}}`, f, u), nil
+}
+
+// BulkWrite sends ops (each an encoded operation, see the package notes and BulkUpsert)
+// in chunks whose body stays under Config.MaxPayload; a 413 splits a chunk in two.
+func (c *GatewayCollection) BulkWrite(ctx context.Context, ops []json.RawMessage) (BulkResult, error) {
+	var total BulkResult
+	var send func(ops []json.RawMessage) error
+	send = func(ops []json.RawMessage) error {
+		parts := make([][]byte, len(ops))
+		for i, op := range ops {
+			parts[i] = op
+		}
+		body := append(append([]byte("["), bytes.Join(parts, []byte(","))...), ']')
+		var res BulkResult
+		err := c.g.call(ctx, http.MethodPost, c.path(), "bulk_write", nil, body, true, &res)
+		var ge *GatewayError
+		if errors.As(err, &ge) && ge.Status == http.StatusRequestEntityTooLarge && len(ops) > 1 {
+			if err := send(ops[:len(ops)/2]); err != nil {
+				return err
+			}
+			return send(ops[len(ops)/2:])
+		}
+		if err != nil {
+			return err
+		}
+		total.InsertedCount += res.InsertedCount
+		total.MatchedCount += res.MatchedCount
+		total.ModifiedCount += res.ModifiedCount
+		total.DeletedCount += res.DeletedCount
+		total.UpsertedCount += res.UpsertedCount
+		return nil
+	}
+	for start := 0; start < len(ops); {
+		size, end := 2, start
+		for end < len(ops) && (end == start || size+len(ops[end])+1 <= c.g.cfg.MaxPayload) {
+			size += len(ops[end]) + 1
+			end++
+		}
+		if err := send(ops[start:end]); err != nil {
+			return total, fmt.Errorf("bulk writing to %s: %w", c.Name(), err)
+		}
+		start = end
+	}
+	return total, nil
+}
+
+// setFields encodes doc as a document without its _id (for $set).
+func setFields(doc any) (bson.D, error) {
+	raw, err := bson.Marshal(doc)
+	if err != nil {
+		return nil, fault.Usagef("encoding record: %w", err)
+	}
+	var d bson.D
+	if err := bson.Unmarshal(raw, &d); err != nil {
+		return nil, fault.Usagef("encoding record: %w", err)
+	}
+	out := d[:0]
+	for _, e := range d {
+		if e.Key != "_id" {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// Upsert writes doc at _id = id with update_one {$set: doc} and upsert "True".
+func (c *GatewayCollection) Upsert(ctx context.Context, id string, doc any) error {
+	set, err := setFields(doc)
+	if err != nil {
+		return err
+	}
+	if _, err := c.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: set}}, true); err != nil {
+		return fmt.Errorf("writing record %s: %w", id, err)
+	}
+	return nil
+}
+
+// Claim reserves id for holder for lease: insert_one of the claim document; on 409 (held)
+// an update_one taking over an expired claim, then a read-back (two takers may both match).
+func (c *GatewayCollection) Claim(ctx context.Context, id, holder string, lease time.Duration) (bool, error) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	doc := bson.D{{Key: "_id", Value: id}, {Key: "holder", Value: holder}, {Key: "claimed", Value: now}, {Key: "expires", Value: now.Add(lease)}}
+	err := c.InsertOne(ctx, doc)
+	var ge *GatewayError
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &ge) && ge.Status == http.StatusConflict:
+	default:
+		return false, fmt.Errorf("claiming %s: %w", id, err)
+	}
+	filter := bson.D{{Key: "_id", Value: id}, {Key: "expires", Value: bson.D{{Key: "$lt", Value: now}}}}
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "holder", Value: holder}, {Key: "claimed", Value: now}, {Key: "expires", Value: now.Add(lease)}}}}
+	res, err := c.UpdateOne(ctx, filter, update, false)
+	if err != nil {
+		return false, fmt.Errorf("taking over expired claim %s: %w", id, err)
+	}
+	if res.MatchedCount == 0 {
+		return false, nil
+	}
+	held := false
+	err = c.Find(ctx, bson.D{{Key: "_id", Value: id}}, FindOptions{}, func(d bson.Raw) error {
+		h, _ := d.Lookup("holder").StringValueOK()
+		held = h == holder
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("reading claim %s: %w", id, err)
+	}
+	return held, nil
+}
+
+// Renew extends holder's claim on id by lease from now; ErrClaimLost (permanent) when the
+// claim is no longer holder's.
+func (c *GatewayCollection) Renew(ctx context.Context, id, holder string, lease time.Duration) error {
+	res, err := c.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "holder", Value: holder}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "expires", Value: time.Now().UTC().Add(lease)}}}}, false)
+	if err != nil {
+		return fmt.Errorf("renewing claim %s: %w", id, err)
+	}
+	if res.MatchedCount == 0 {
+		return fault.Permanent(fmt.Errorf("renewing claim %s: %w", id, ErrClaimLost))
+	}
+	return nil
+}
+
+// Release deletes holder's claim on id; a claim no longer held is not an error.
+func (c *GatewayCollection) Release(ctx context.Context, id, holder string) error {
+	if _, err := c.Delete(ctx, bson.D{{Key: "_id", Value: id}, {Key: "holder", Value: holder}}, false); err != nil {
+		return fmt.Errorf("releasing claim %s: %w", id, err)
+	}
+	return nil
+}
