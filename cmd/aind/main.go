@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/allenneuraldynamics/aind-analysis-go/internal/dispatchcmd"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/resultscmd"
 	"github.com/allenneuraldynamics/aind-analysis-go/internal/wrappercmd"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 )
@@ -18,6 +19,7 @@ import (
 var tools = map[string]func([]string) int{
 	"dispatch": dispatchcmd.Main,
 	"wrapper":  wrappercmd.Main,
+	"results":  resultscmd.Main,
 }
 
 func main() {
@@ -33,7 +35,7 @@ func run(name string, args []string) int {
 			return tool(args[1:])
 		}
 	}
-	usage := fmt.Sprintf("usage: aind {dispatch|wrapper} [flags], or call it as aind-dispatch / aind-wrapper\n\n  dispatch  %s\n  wrapper   %s\n\n%s\n", dispatchcmd.Description, wrappercmd.Description, fault.ExitCodeHelp)
+	usage := fmt.Sprintf("usage: aind {dispatch|wrapper|results} [flags], or call it as aind-dispatch / aind-wrapper / aind-results\n\n  dispatch  %s\n  wrapper   %s\n  results   %s\n\n%s\n", dispatchcmd.Description, wrappercmd.Description, resultscmd.Description, fault.ExitCodeHelp)
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 		fmt.Print(usage)
 		return fault.ExitOK

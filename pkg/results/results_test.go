@@ -1,0 +1,248 @@
+package results
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+// golden compares got with testdata/name, or rewrites it under -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s differs from golden file:\n%s\n---- want:\n%s", name, got, want)
+	}
+}
+
+func TestParseParam(t *testing.T) {
+	tests := []struct {
+		name, in string
+		key      string
+		want     any
+	}{
+		{"integer", "window=10", "window", json.Number("10")},
+		{"float", "cutoff=0.25", "cutoff", json.Number("0.25")},
+		{"boolean", "smooth=true", "smooth", true},
+		{"quoted number is a string", `window="10"`, "window", "10"},
+		{"bare string", "tag=abc", "tag", "abc"},
+		{"string with spaces", "tag=a b", "tag", "a b"},
+		{"value with =", "expr=a=b", "expr", "a=b"},
+		{"empty value", "tag=", "tag", ""},
+		{"number then junk is a string", "v=1 2", "v", "1 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k, v, err := ParseParam(tt.in)
+			if err != nil || k != tt.key || v != tt.want {
+				t.Fatalf("ParseParam(%q) = %q, %#v, %v; want %q, %#v", tt.in, k, v, err, tt.key, tt.want)
+			}
+		})
+	}
+	if _, _, err := ParseParam("novalue"); !fault.IsUsage(err) {
+		t.Fatalf("no '=': %v, want a usage error", err)
+	}
+}
+
+func TestFilterMongo(t *testing.T) {
+	f := Filter{
+		Hashes: []string{"h1"}, AnalysisName: "n", AnalysisTag: "t",
+		Params:  map[string]any{"window": json.Number("10"), "cutoff": json.Number("0.5"), "smooth": false, "tag": "x"},
+		CodeURL: "https://example.org/a", CodeName: "a", CodeVersions: []string{"1", "2"},
+		Inputs:       []string{"s3://b/asset"},
+		CreatedAfter: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), CreatedBefore: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC),
+	}
+	b, err := bson.MarshalExtJSONIndent(f.Mongo(), false, false, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "filter.json", append(b, '\n'))
+	if len(Filter{}.Mongo()) != 0 {
+		t.Fatal("empty filter is not {}")
+	}
+}
+
+func TestFilterMatchTimeExactly(t *testing.T) {
+	after := time.Date(2026, 1, 2, 12, 0, 0, 0, time.UTC)
+	f := Filter{CreatedAfter: after, CreatedBefore: after.Add(time.Hour)}
+	tests := []struct {
+		created string
+		want    bool
+	}{
+		{"2026-01-02T12:00:00Z", true},
+		{"2026-01-02T11:59:59.9Z", false},
+		{"2026-01-02T13:30:00+01:00", true}, // 12:30 UTC
+		{"2026-01-02T13:00:00.000000001Z", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		r := Record{Metadata: identity.Metadata{Created: tt.created}}
+		if got := f.Match(r); got != tt.want {
+			t.Errorf("Match(created %q) = %v, want %v", tt.created, got, tt.want)
+		}
+	}
+}
+
+// rec makes a record of code version v, created at minute m, with parameter cutoff.
+func rec(id, version string, minute int, cutoff float64, input string) Record {
+	code := identity.NewCode(identity.CodeInfo{URL: "u", Name: "a", Version: version}, map[string]any{"cutoff": cutoff}, []string{input})
+	return Record{ID: id, Metadata: identity.NewMetadata(identity.Run{
+		Code: code, Hash: id, Start: time.Date(2026, 1, 1, 0, minute, 0, 0, time.UTC),
+		End: time.Date(2026, 1, 1, 0, minute, 1, 0, time.UTC), Outputs: map[string]any{"n": minute, "s": map[string]any{"m": 1.5}},
+	})}
+}
+
+func TestLatest(t *testing.T) {
+	recs := []Record{
+		rec("a1", "1", 1, 0.5, "s3://b/x"),
+		rec("b1", "1", 2, 0.7, "s3://b/x"),
+		rec("a2", "2", 3, 0.5, "s3://b/x"), // same work as a1 in a newer version
+		rec("c1", "1", 4, 0.5, "s3://b/y"), // other input
+	}
+	var got []string
+	for _, r := range Latest(recs) {
+		got = append(got, r.ID)
+	}
+	if strings.Join(got, ",") != "b1,a2,c1" {
+		t.Fatalf("Latest = %v, want b1,a2,c1", got)
+	}
+}
+
+// fakeFinder serves records from memory, ignoring the filter, as a second RecordFinder.
+type fakeFinder struct {
+	docs   []Record
+	filter any
+}
+
+func (f *fakeFinder) Find(ctx context.Context, filter any, o docdb.FindOptions, fn func(bson.Raw) error) error {
+	f.filter = filter
+	for _, r := range f.docs {
+		b, _ := json.Marshal(r)
+		var doc bson.D
+		if err := bson.UnmarshalExtJSON(b, false, &doc); err != nil {
+			return err
+		}
+		raw, _ := bson.Marshal(doc)
+		if err := fn(raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestQueryAndTable(t *testing.T) {
+	f := &fakeFinder{docs: []Record{rec("b1", "1", 2, 0.7, "s3://b/x"), rec("a1", "1", 1, 0.5, "s3://b/x"), rec("a2", "2", 3, 0.5, "s3://b/x")}}
+	recs, err := Query(context.Background(), f, Filter{CodeName: "a"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := NewTable(recs, []string{ColHash, ColVersion, ColDuration, AllParams, AllOutputs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{FormatCSV, FormatTable, FormatJSONL} {
+		var b bytes.Buffer
+		if err := table.Write(&b, format); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "table."+format, b.Bytes())
+	}
+	if _, err := NewTable(recs, []string{"nope"}); !fault.IsUsage(err) {
+		t.Fatalf("unknown column: %v", err)
+	}
+	if _, err := FindOne(context.Background(), &fakeFinder{}, "zz"); err == nil || !strings.Contains(err.Error(), "no result record with hash zz") {
+		t.Fatalf("FindOne of a missing hash: %v", err)
+	}
+}
+
+// writeResult writes a result folder with a manifest into dir/<hash>.
+func writeResult(t *testing.T, dir, hash string, files map[string]string) {
+	t.Helper()
+	m := Manifest{Hash: hash}
+	for name, content := range files {
+		p := filepath.Join(dir, hash, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m.Files = append(m.Files, ManifestEntry{Path: name, Size: int64(len(content)), SHA256: sha(content)})
+	}
+	b, _ := json.Marshal(m)
+	if err := os.WriteFile(filepath.Join(dir, hash, ManifestFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGet(t *testing.T) {
+	src := t.TempDir()
+	writeResult(t, src, "h1", map[string]string{"a.txt": "hello", "sub/b.txt": "world"})
+	store := storage.NewLocal()
+	tests := []struct {
+		name    string
+		corrupt func()
+		wantErr string
+	}{
+		{"verified", func() {}, ""},
+		{"same size, other bytes", func() { os.WriteFile(filepath.Join(src, "h1", "a.txt"), []byte("HELLO"), 0o644) }, "a.txt: sha256"},
+		{"truncated", func() { os.WriteFile(filepath.Join(src, "h1", "sub", "b.txt"), []byte("w"), 0o644) }, "sub/b.txt: 1 bytes, the manifest says 5"},
+		{"missing file", func() { os.Remove(filepath.Join(src, "h1", "a.txt")) }, "a.txt: listed in the manifest but missing"},
+		{"no manifest", func() { os.Remove(filepath.Join(src, "h1", ManifestFile)) }, "has no manifest.json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			writeResult(t, src, "h1", map[string]string{"a.txt": "hello", "sub/b.txt": "world"})
+			tt.corrupt()
+			dest := t.TempDir()
+			err := Get(context.Background(), store, []Download{{Hash: "h1", Location: storage.MustParse(filepath.Join(src, "h1"))}}, GetOptions{Dest: dest, Concurrency: 2})
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b, _ := os.ReadFile(filepath.Join(dest, "h1", "sub", "b.txt")); string(b) != "world" {
+					t.Fatalf("sub/b.txt = %q", b)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "result h1") {
+				t.Fatalf("err %v, want one containing %q", err, tt.wantErr)
+			}
+			if strings.Contains(tt.wantErr, "sha256") && !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("err %v is not ErrCorrupt", err)
+			}
+			// Nothing unverified is left under its real name.
+			_ = filepath.WalkDir(dest, func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() && strings.Contains(tt.wantErr, filepath.Base(p)+":") {
+					t.Errorf("unverified %s left in place", p)
+				}
+				return nil
+			})
+		})
+	}
+}

@@ -1,0 +1,159 @@
+package results
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/gocarina/gocsv"
+
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
+)
+
+// Column names. "param.<key>" and "output.<key>" name one parameter or (flattened)
+// output value; "params.*" and "outputs.*" expand to every key the records have.
+const (
+	ColHash     = "hash"
+	ColCreated  = "created"
+	ColLocation = "location"
+	ColCodeURL  = "code_url"
+	ColCodeName = "code_name"
+	ColVersion  = "code_version"
+	ColInputs   = "inputs"
+	ColDuration = "duration_s"
+	ParamPrefix = "param."
+	OutPrefix   = "output."
+	AllParams   = "params.*"
+	AllOutputs  = "outputs.*"
+)
+
+// DefaultColumns are the columns shown when none are chosen.
+var DefaultColumns = []string{ColHash, ColCreated, ColCodeName, ColVersion, ColInputs, AllParams, AllOutputs}
+
+// fixedColumns are the columns that are not parameters or outputs.
+var fixedColumns = map[string]func(Record) string{
+	ColHash:     func(r Record) string { return r.ID },
+	ColCreated:  func(r Record) string { return r.Created },
+	ColLocation: func(r Record) string { return r.Location },
+	ColCodeURL:  func(r Record) string { return r.Process().Code.URL },
+	ColCodeName: func(r Record) string { return r.Process().Code.Name },
+	ColVersion:  func(r Record) string { return r.Process().Code.Version },
+	ColInputs:   func(r Record) string { return joinInputs(r.Inputs()) },
+	ColDuration: func(r Record) string {
+		if d := r.Duration(); d > 0 {
+			return fmt.Sprintf("%.3f", d.Seconds())
+		}
+		return ""
+	},
+}
+
+// Table is records flattened into rows of text cells.
+type Table struct {
+	Columns []string
+	Rows    [][]string
+}
+
+// NewTable flattens recs into the chosen columns (DefaultColumns when none), expanding the
+// wildcards. An unknown column is a usage error naming the known ones.
+func NewTable(recs []Record, columns []string) (Table, error) {
+	if len(columns) == 0 {
+		columns = DefaultColumns
+	}
+	params := make([]map[string]any, len(recs))
+	outputs := make([]map[string]any, len(recs))
+	allP, allO := map[string]bool{}, map[string]bool{}
+	for i, r := range recs {
+		params[i], outputs[i] = map[string]any{}, map[string]any{}
+		Flatten("", r.Process().Code.Parameters, params[i])
+		Flatten("", r.Process().OutputParameters, outputs[i])
+		for k := range params[i] {
+			allP[k] = true
+		}
+		for k := range outputs[i] {
+			allO[k] = true
+		}
+	}
+	var cols []string
+	for _, c := range columns {
+		switch {
+		case c == AllParams:
+			for _, k := range sortedKeys(allP) {
+				cols = append(cols, ParamPrefix+k)
+			}
+		case c == AllOutputs:
+			for _, k := range sortedKeys(allO) {
+				cols = append(cols, OutPrefix+k)
+			}
+		case strings.HasPrefix(c, ParamPrefix) || strings.HasPrefix(c, OutPrefix) || fixedColumns[c] != nil:
+			cols = append(cols, c)
+		default:
+			return Table{}, fault.Usagef("unknown column %q (known: %s, %s, %s<key>, %s<key>)",
+				c, strings.Join(sortedKeys(fixedColumns), ", "), AllParams+", "+AllOutputs, ParamPrefix, OutPrefix)
+		}
+	}
+	t := Table{Columns: cols}
+	for i, r := range recs {
+		row := make([]string, len(cols))
+		for j, c := range cols {
+			switch {
+			case strings.HasPrefix(c, ParamPrefix):
+				row[j] = FormatValue(params[i][strings.TrimPrefix(c, ParamPrefix)])
+			case strings.HasPrefix(c, OutPrefix):
+				row[j] = FormatValue(outputs[i][strings.TrimPrefix(c, OutPrefix)])
+			default:
+				row[j] = fixedColumns[c](r)
+			}
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t, nil
+}
+
+// Output formats.
+const (
+	FormatTable = "table"
+	FormatCSV   = "csv"
+	FormatJSONL = "jsonl"
+)
+
+// Write writes the table as an aligned text table, CSV (header row first) or JSON lines
+// (one object per row, column -> cell).
+func (t Table) Write(w io.Writer, format string) error {
+	switch format {
+	case FormatCSV:
+		// Columns are dynamic (one per parameter and output), so rows are written through
+		// gocsv's writer rather than marshalled from a struct.
+		cw := gocsv.DefaultCSVWriter(w)
+		if err := cw.Write(t.Columns); err != nil {
+			return err
+		}
+		for _, row := range t.Rows {
+			if err := cw.Write(row); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	case FormatJSONL:
+		enc := json.NewEncoder(w)
+		for _, row := range t.Rows {
+			obj := make(map[string]string, len(row))
+			for j, c := range t.Columns {
+				obj[c] = row[j]
+			}
+			if err := enc.Encode(obj); err != nil {
+				return err
+			}
+		}
+		return nil
+	default:
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(t.Columns, "\t"))
+		for _, row := range t.Rows {
+			fmt.Fprintln(tw, strings.Join(row, "\t"))
+		}
+		return tw.Flush()
+	}
+}
