@@ -19,13 +19,14 @@ process DISPATCH {
 
     input:
     path input_files, stageAs: 'data/*'
+    path analysis_code, stageAs: 'code'
 
     output:
     path 'results/*'
 
     script:
     """
-    aind-dispatch --input_directory=data --output_directory=results --docdb_query='${params.docdb_query}' --use_data_asset_csv=${params.use_data_asset_csv} --file_extension='${params.file_extension}' --split_files=${params.split_files} --tasks_per_job=${params.tasks_per_job} --max_number_of_tasks_dispatched=${params.max_number_of_tasks_dispatched} --group_by='${params.group_by}' --filter_latest='${params.filter_latest}' --filter_by='${params.filter_by}' --unwind_list_fields='${params.unwind_list_fields}' --drop_null_groups=${params.drop_null_groups} --code_url='${params.code_url}' --code_name='${params.code_name}' --code_version='${params.code_version}'
+    aind-dispatch --input_directory=data --output_directory=results --parameter_schema='${params.parameter_schema}' --docdb_query='${params.docdb_query}' --use_data_asset_csv=${params.use_data_asset_csv} --file_extension='${params.file_extension}' --split_files=${params.split_files} --tasks_per_job=${params.tasks_per_job} --max_number_of_tasks_dispatched=${params.max_number_of_tasks_dispatched} --group_by='${params.group_by}' --filter_latest='${params.filter_latest}' --filter_by='${params.filter_by}' --unwind_list_fields='${params.unwind_list_fields}' --drop_null_groups=${params.drop_null_groups} --code_url='${params.code_url}' --code_name='${params.code_name}' --code_version='${params.code_version}'
     """
 
     stub:
@@ -72,6 +73,6 @@ workflow {
 
     // The dispatcher writes task folders 0, 1, ...; with nothing to do it writes only
     // NO_JOBS.txt, which is not a folder: no wrapper task runs and the pipeline ends cleanly.
-    job_folders = DISPATCH(input_files).flatten().filter { it.isDirectory() }
+    job_folders = DISPATCH(input_files, analysis_code).flatten().filter { it.isDirectory() }
     WRAPPER(job_folders, input_files, analysis_code)
 }

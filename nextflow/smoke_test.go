@@ -116,6 +116,7 @@ func TestSmokeRunInImages(t *testing.T) {
 		// DISPATCH
 		dispatchDir := filepath.Join(work, "work", "dispatch")
 		stageInputs(dispatchDir)
+		copyTree(t, p["analysis_code"].(string), filepath.Join(dispatchDir, "code"))
 		runTask(t, toolsImage, dispatchDir, interpolate(t, scripts["DISPATCH"], p, man), env)
 		// .flatten().filter { it.isDirectory() }
 		emitted, _ := filepath.Glob(filepath.Join(dispatchDir, "results", "*"))

@@ -50,6 +50,10 @@ type Options struct {
 	// Parameters is the analysis_parameters.json content: its sweep multiplies the jobs,
 	// and its fixed parameters enter the identity used to skip work already done.
 	Parameters params.File
+	// ParameterSchema fills defaults into the identity's parameters exactly as the wrapper
+	// does; without it, jobs of an analysis whose schema has defaults are not recognised as
+	// done here (the wrapper still skips them).
+	ParameterSchema *params.Schema
 	// Code identifies the analysis that will run. When zero, jobs carry no analysis_code
 	// and nothing is skipped as done (the wrapper still skips them).
 	Code identity.CodeInfo
@@ -231,7 +235,7 @@ func (d *dispatcher) expand(ctx context.Context, w *writer, j job.Job) error {
 		c.DistributedParameters = p
 		hash := ""
 		if !d.opts.Code.IsZero() {
-			merged, _ := params.Merge(append(d.opts.Parameters.Layers(), params.Layer{Source: "job distributed_parameters", Values: p})...)
+			merged, _, _ := params.Resolve(d.opts.ParameterSchema, append(d.opts.Parameters.Layers(), params.Layer{Source: "job distributed_parameters", Values: p})...)
 			code := c.Code(d.opts.Code, merged)
 			h, err := code.Hash()
 			if err != nil {

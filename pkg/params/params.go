@@ -150,3 +150,13 @@ func Merge(layers ...Layer) (map[string]any, []Override) {
 	}
 	return out, overrides
 }
+
+// Resolve merges layers (later wins) and fills the schema's defaults for absent keys: the
+// parameters a job runs with and is identified by. The dispatcher (to skip work already
+// done) and the wrapper both call it, so they hash the same parameters. It returns the
+// overrides and the keys filled by defaults, for the log. A nil schema fills nothing.
+func Resolve(schema *Schema, layers ...Layer) (map[string]any, []Override, []string) {
+	merged, overrides := Merge(layers...)
+	merged, filled := schema.ApplyDefaults(merged)
+	return merged, overrides, filled
+}

@@ -61,12 +61,11 @@ func (r *runner) resolveParameters(j job.Job, log zerolog.Logger) (map[string]an
 	layers := append(r.cfg.Parameters.Layers(),
 		params.Layer{Source: "command line", Values: r.cfg.Overrides},
 		params.Layer{Source: "job distributed_parameters", Values: j.DistributedParameters})
-	merged, overrides := params.Merge(layers...)
+	merged, overrides, filled := params.Resolve(r.cfg.ParameterSchema, layers...)
 	for _, o := range overrides {
 		log.Info().Str("parameter", o.Key).Interface("old", o.Old).Str("old_source", o.Previous).
 			Interface("new", o.New).Str("source", o.Source).Msg("parameter overridden")
 	}
-	merged, filled := r.cfg.ParameterSchema.ApplyDefaults(merged)
 	if len(filled) > 0 {
 		log.Info().Strs("parameters", filled).Msg("schema defaults applied")
 	}
