@@ -462,3 +462,31 @@ func TestMainArgsRunsAGoAnalysis(t *testing.T) {
 		t.Fatalf("code block %v: want the analysis name and the embedded schema's defaults", code2)
 	}
 }
+
+func TestTimeoutStopsTheCommandAndFailsTheJob(t *testing.T) {
+	f := newFixture(t)
+	f.addJob(t, nil)
+	cfg := f.config(t)
+	cfg.DryRun = true
+	cfg.Timeout = 300 * time.Millisecond
+	marker := filepath.Join(t.TempDir(), "still-running")
+	deps := f.deps(nil)
+	deps.Records, deps.Claims = nil, nil
+	start := time.Now()
+	// The child keeps running in the background unless the wrapper kills the process group.
+	script := `(sleep 3; touch ` + marker + `) & sleep 30`
+	sum, err := wrapper.Run(context.Background(), cfg, deps, wrapper.Command{Argv: []string{"sh", "-c", script}, KillDelay: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Fatalf("the timed-out analysis held the wrapper for %s", elapsed)
+	}
+	if sum.Count(wrapper.StatusFailed) != 1 || !strings.Contains(sum.Results[0].Error, "timed out after 300ms") {
+		t.Fatalf("results %+v: want one failure that says it timed out", sum.Results)
+	}
+	time.Sleep(3500 * time.Millisecond)
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the analysis' child process outlived the timeout")
+	}
+}
