@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,70 +115,5 @@ func TestFindExistingUpsert(t *testing.T) {
 	stop := fmt.Errorf("stop")
 	if err := f.coll.Find(ctx, bson.D{}, docdb.FindOptions{}, func(bson.Raw) error { return stop }); err != stop {
 		t.Fatalf("Find did not return fn's error unchanged: %v", err)
-	}
-}
-
-func TestClaims(t *testing.T) {
-	f := newFixture(t)
-	ctx := context.Background()
-	held, err := f.coll.Claim(ctx, "job", "a", time.Minute)
-	if err != nil || !held {
-		t.Fatalf("first claim: %v %v", held, err)
-	}
-	if held, err := f.coll.Claim(ctx, "job", "b", time.Minute); err != nil || held {
-		t.Fatalf("second holder got a live claim: %v %v", held, err)
-	}
-	if err := f.coll.Renew(ctx, "job", "a", time.Minute); err != nil {
-		t.Fatalf("renew by holder: %v", err)
-	}
-	if err := f.coll.Renew(ctx, "job", "b", time.Minute); err == nil {
-		t.Fatal("renew by a non-holder succeeded")
-	}
-	// An expired claim is taken over, and the old holder then loses it.
-	if _, err := f.coll.Claim(ctx, "short", "a", 50*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(120 * time.Millisecond)
-	if held, err := f.coll.Claim(ctx, "short", "b", time.Minute); err != nil || !held {
-		t.Fatalf("expired claim not taken over: %v %v", held, err)
-	}
-	if err := f.coll.Renew(ctx, "short", "a", time.Minute); err == nil || !strings.Contains(err.Error(), "claim lost") {
-		t.Fatalf("old holder renewed a lost claim: %v", err)
-	}
-	// Release by a non-holder does nothing; by the holder frees the job.
-	if err := f.coll.Release(ctx, "job", "b"); err != nil {
-		t.Fatal(err)
-	}
-	if held, _ := f.coll.Claim(ctx, "job", "c", time.Minute); held {
-		t.Fatal("release by a non-holder freed the claim")
-	}
-	if err := f.coll.Release(ctx, "job", "a"); err != nil {
-		t.Fatal(err)
-	}
-	if held, err := f.coll.Claim(ctx, "job", "c", time.Minute); err != nil || !held {
-		t.Fatalf("claim after release: %v %v", held, err)
-	}
-}
-
-func TestClaimRaceHasOneWinner(t *testing.T) {
-	f := newFixture(t)
-	var wins atomic.Int64
-	var wg sync.WaitGroup
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			held, err := f.coll.Claim(context.Background(), "race", fmt.Sprintf("h%d", i), time.Minute)
-			if err != nil {
-				t.Error(err)
-			}
-			if held {
-				wins.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if n := wins.Load(); n != 1 {
-		t.Fatalf("%d of 20 racing claimers won, want exactly 1", n)
 	}
 }
