@@ -147,29 +147,23 @@ func (r *runner) runJob(ctx context.Context, f job.File, log zerolog.Logger) (re
 	defer os.RemoveAll(scratch)
 
 	outputs, started, ended, err := r.analyse(jobCtx, f, parameters, hash, outDir, scratch, log)
-	if err != nil {
-		if cause := context.Cause(jobCtx); cause != nil && ctx.Err() == nil {
-			err = fmt.Errorf("%w (%v)", err, cause)
-		}
-		r.writeError(outDir, err)
-		return fail(fmt.Errorf("job %s: analysis: %w", stem, err))
+	if err == nil {
+		err = r.cfg.OutputSchema.Validate("outputs", outputs)
+	} else if cause := context.Cause(jobCtx); cause != nil && ctx.Err() == nil {
+		err = fmt.Errorf("%w (%v)", err, cause)
 	}
-	if err := r.cfg.OutputSchema.Validate("outputs", outputs); err != nil {
+	if err != nil {
+		// The failed attempt keeps its log, the error, and a metadata.nd.json saying what
+		// ran on what (a report shows it); none of it is uploaded or recorded.
 		r.writeError(outDir, err)
-		return fail(fmt.Errorf("job %s: %w", stem, err))
+		_, _ = r.writeMetadata(outDir, code, hash, started, ended, map[string]any{}, "Failed: "+err.Error())
+		return fail(fmt.Errorf("job %s: analysis: %w", stem, err))
 	}
 	if err := writeJSON(filepath.Join(outDir, OutputsFile), outputs); err != nil {
 		return fail(err)
 	}
-
-	location := r.cfg.Bucket.Join(hash).String()
-	notes := strings.TrimSpace(strings.Join([]string{r.cfg.CodeNote, r.cfg.Notes}, "\n"))
-	meta := identity.NewMetadata(identity.Run{
-		Code: code, Hash: hash, Location: location, Experimenters: r.cfg.Experimenters,
-		Start: started, End: ended, Outputs: outputs, Notes: notes,
-		PipelineName: r.cfg.PipelineName, Pipeline: r.cfg.Pipeline,
-	})
-	if err := writeJSON(filepath.Join(outDir, MetadataFile), meta); err != nil {
+	meta, err := r.writeMetadata(outDir, code, hash, started, ended, outputs, "")
+	if err != nil {
 		return fail(err)
 	}
 	if r.cfg.DryRun {
@@ -180,10 +174,22 @@ func (r *runner) runJob(ctx context.Context, f job.File, log zerolog.Logger) (re
 		if cause := context.Cause(jobCtx); cause != nil && ctx.Err() == nil {
 			err = fmt.Errorf("%w (%v)", err, cause)
 		}
-		return fail(fmt.Errorf("job %s: publishing %s: %w", stem, location, err))
+		return fail(fmt.Errorf("job %s: publishing %s: %w", stem, meta.Location, err))
 	}
 	res.Status = StatusDone
 	return res
+}
+
+// writeMetadata writes the job's metadata.nd.json: the record of what ran, on what, when,
+// with what outputs. note is added to the record's notes.
+func (r *runner) writeMetadata(outDir string, code identity.Code, hash string, started, ended time.Time, outputs map[string]any, note string) (identity.Metadata, error) {
+	notes := strings.TrimSpace(strings.Join([]string{r.cfg.CodeNote, r.cfg.Notes, note}, "\n"))
+	meta := identity.NewMetadata(identity.Run{
+		Code: code, Hash: hash, Location: r.cfg.Bucket.Join(hash).String(), Experimenters: r.cfg.Experimenters,
+		Start: started, End: ended, Outputs: outputs, Notes: notes,
+		PipelineName: r.cfg.PipelineName, Pipeline: r.cfg.Pipeline,
+	})
+	return meta, writeJSON(filepath.Join(outDir, MetadataFile), meta)
 }
 
 func (r *runner) isDone(ctx context.Context, hash string) (bool, error) {

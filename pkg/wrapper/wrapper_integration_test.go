@@ -362,6 +362,15 @@ func TestFailingCommandKeepsLogAndOthersRun(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cfg.OutputDir, "failed_"+bad)); err != nil {
 		t.Fatal("no failed marker")
 	}
+	var attempt identity.Metadata
+	b, err := os.ReadFile(filepath.Join(dir, "metadata.nd.json"))
+	if err != nil || json.Unmarshal(b, &attempt) != nil {
+		t.Fatalf("failed job has no readable metadata.nd.json: %v", err)
+	}
+	dp := attempt.Processing.DataProcesses[0]
+	if fmt.Sprint(dp.Code.Parameters["cutoff"]) != "0.9" || !strings.Contains(dp.Notes, "Failed: ") || len(dp.Code.InputData) != 1 {
+		t.Fatalf("failed attempt's metadata does not say what ran and why it failed: %s", b)
+	}
 	if rec := f.record(t, failed.Hash); rec != nil {
 		t.Fatal("a failed job was recorded")
 	}
