@@ -1,34 +1,15 @@
 package job
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/golden"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden file: %v (run with -update)", err)
-	}
-	if string(got) != string(want) {
-		t.Fatalf("%s differs from golden:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
 
 func TestParseLegacyAssetID(t *testing.T) {
 	data, err := os.ReadFile("testdata/legacy_asset_id.json")
@@ -49,7 +30,7 @@ func TestParseLegacyAssetID(t *testing.T) {
 	if strings.Contains(string(out), "asset_id") {
 		t.Fatalf("legacy field written back: %s", out)
 	}
-	golden(t, "legacy_asset_id.current.golden.json", out)
+	golden.Check(t, "legacy_asset_id.current.golden.json", out)
 }
 
 func TestParseErrorsNameFileAndField(t *testing.T) {
@@ -96,7 +77,7 @@ func TestMarshalGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "grouped.golden.json", out)
+	golden.Check(t, "grouped.golden.json", out)
 }
 
 func TestFileNameDeterministic(t *testing.T) {

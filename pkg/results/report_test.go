@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/golden"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
 )
@@ -72,11 +73,11 @@ func TestLoadRunAndReport(t *testing.T) {
 	if err := run.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "report.md", md.Bytes())
+	golden.Check(t, "report.md", md.Bytes())
 	if err := run.WriteHTML(&html); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "report.html", html.Bytes())
+	golden.Check(t, "report.html", html.Bytes())
 	for _, s := range []string{`line &lt;2&gt;`, `src="data:image/png;base64,`, `data-status="skipped"`} {
 		if !strings.Contains(html.String(), s) {
 			t.Errorf("HTML lacks %q", s)

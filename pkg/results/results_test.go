@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,31 +13,12 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/golden"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
-
-// golden compares got with testdata/name, or rewrites it under -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from golden file:\n%s\n---- want:\n%s", name, got, want)
-	}
-}
 
 func TestParseParam(t *testing.T) {
 	tests := []struct {
@@ -81,7 +61,7 @@ func TestFilterMongo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "filter.json", append(b, '\n'))
+	golden.Check(t, "filter.json", append(b, '\n'))
 	if len(Filter{}.Mongo()) != 0 {
 		t.Fatal("empty filter is not {}")
 	}
@@ -170,7 +150,7 @@ func TestQueryAndTable(t *testing.T) {
 		if err := table.Write(&b, format); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "table."+format, b.Bytes())
+		golden.Check(t, "table."+format, b.Bytes())
 	}
 	if _, err := NewTable(recs, []string{"nope"}); !fault.IsUsage(err) {
 		t.Fatalf("unknown column: %v", err)
