@@ -1,0 +1,37 @@
+package cli
+
+import (
+	"testing"
+
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
+)
+
+func TestCodeFlagsResolve(t *testing.T) {
+	tests := []struct {
+		name  string
+		flags CodeFlags
+		want  identity.CodeInfo
+		known bool
+		note  bool
+	}{
+		{"nothing given", CodeFlags{}, identity.CodeInfo{RunScript: "code/run"}, false, false},
+		{"explicit", CodeFlags{CodeURL: "https://x/a", CodeName: "a", CodeVersion: "1.0", RunScript: "run.sh"},
+			identity.CodeInfo{URL: "https://x/a", Name: "a", Version: "1.0", RunScript: "run.sh"}, true, false},
+		{"Code Ocean capsule gives the URL", CodeFlags{CapsuleID: "abc", CodeOceanDomain: "co.example.org", CodeVersion: "2"},
+			identity.CodeInfo{URL: "https://co.example.org/capsule/abc", Version: "2", RunScript: "code/run"}, true, false},
+		{"only patch commits since the release", CodeFlags{CodeURL: "u", ReleaseVersion: "v1.4.0", CommitsSinceRelease: "c2, c1", PatchCommits: "c1 c2"},
+			identity.CodeInfo{URL: "u", Version: "v1.4.0", RunScript: "code/run"}, true, false},
+		{"a real change since the release", CodeFlags{CodeURL: "u", ReleaseVersion: "v1.4.0", CommitsSinceRelease: "c3,c2,c1", PatchCommits: "c1,c2"},
+			identity.CodeInfo{URL: "u", Version: "c3", RunScript: "code/run"}, true, true},
+		{"image revision as last resort", CodeFlags{CodeURL: "u", ImageRevision: "deadbeef"},
+			identity.CodeInfo{URL: "u", Version: "deadbeef", RunScript: "code/run"}, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, note, known := tt.flags.Resolve()
+			if got != tt.want || known != tt.known || (note != "") != tt.note {
+				t.Fatalf("Resolve() = %+v, %q, %v; want %+v, note %v, known %v", got, note, known, tt.want, tt.note, tt.known)
+			}
+		})
+	}
+}
