@@ -38,42 +38,6 @@ type ManifestEntry struct {
 	SHA256 string `json:"sha256"`
 }
 
-// BuildManifest hashes every file under dir except the manifest itself. (publish does not
-// use it: it hashes each file while uploading it, so that every byte is read once.)
-func BuildManifest(dir, hash, created string) (Manifest, error) {
-	m := Manifest{Hash: hash, Created: created}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(dir, path)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if rel == ManifestFile {
-			return nil
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		h := sha256.New()
-		n, err := io.Copy(h, f)
-		if err != nil {
-			return err
-		}
-		m.Files = append(m.Files, ManifestEntry{Path: rel, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))})
-		return nil
-	})
-	if err != nil {
-		return m, fmt.Errorf("building manifest of %s: %w", dir, err)
-	}
-	sort.Slice(m.Files, func(i, j int) bool { return m.Files[i].Path < m.Files[j].Path })
-	return m, nil
-}
-
 // publish uploads outDir to <bucket>/<hash>/ and then writes the record. The caller holds
 // the job's claim and has checked that no record exists, so objects already under the
 // prefix are leftovers of a crashed attempt and are removed first.
