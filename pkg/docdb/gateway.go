@@ -455,8 +455,12 @@ func (c *GatewayCollection) Existing(ctx context.Context, ids []string) (map[str
 	found := make(map[string]bool)
 	for start := 0; start < len(ids); start += gatewayExistingChunk {
 		chunk := ids[start:min(start+gatewayExistingChunk, len(ids))]
+		var match any = bson.D{{Key: "$in", Value: chunk}}
+		if len(chunk) == 1 {
+			match = chunk[0] // equality uses the _id index; FerretDB v1 scans for $in (see Collection.Existing)
+		}
 		pipeline := []any{
-			bson.D{{Key: "$match", Value: bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}}},
+			bson.D{{Key: "$match", Value: bson.D{{Key: "_id", Value: match}}}},
 			bson.D{{Key: "$project", Value: bson.D{{Key: "_id", Value: 1}}}},
 		}
 		err := c.Aggregate(ctx, pipeline, func(doc bson.Raw) error {
