@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"reflect"
 	"strings"
 	"syscall"
 
@@ -42,14 +43,7 @@ type ArgsFilter func(parser *kong.Kong, args []string) []string
 func Main(name, description string, cmd any, args []string, stderr io.Writer, filters ...ArgsFilter) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	parser, err := kong.New(cmd,
-		kong.Name(name),
-		kong.Description(description+"\n\n"+fault.ExitCodeHelp),
-		kong.Vars{"version": Version},
-		kong.BindTo(ctx, (*context.Context)(nil)),
-		kong.UsageOnError(),
-		kong.Exit(func(code int) { panic(exitCode(code)) }),
-	)
+	parser, err := NewParser(ctx, name, description, cmd)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return fault.ExitUsage
@@ -65,6 +59,7 @@ func Main(name, description string, cmd any, args []string, stderr io.Writer, fi
 			}
 		}()
 		args, parseOnly := cutParseOnly(args)
+		args = DropEmpty(parser, args)
 		for _, f := range filters {
 			args = f(parser, args)
 		}
@@ -91,6 +86,91 @@ func Main(name, description string, cmd any, args []string, stderr io.Writer, fi
 }
 
 type exitCode int
+
+// NewParser is the kong parser Main uses for cmd: the project's mappers (an empty path
+// stays empty), the version variable, ctx bound for Run methods, and kong's exits turned
+// into a panic that Main recovers. Tests use it to inspect a binary's flags.
+func NewParser(ctx context.Context, name, description string, cmd any) (*kong.Kong, error) {
+	return kong.New(cmd,
+		kong.Name(name),
+		kong.Description(description+"\n\n"+fault.ExitCodeHelp),
+		kong.Vars{"version": Version},
+		kong.BindTo(ctx, (*context.Context)(nil)),
+		kong.UsageOnError(),
+		kong.Exit(func(code int) { panic(exitCode(code)) }),
+		kong.NamedMapper("path", pathMapper{}),
+	)
+}
+
+// DropEmpty applies the rule "an empty value means not set" to every flag of every binary:
+// Nextflow passes every pipeline param on every task and the config's defaults are '', and
+// Code Ocean's app panel passes unset fields as empty strings. Before "--" it removes each
+// --name= argument (known flag or parameter override) and each --name "" pair of a known
+// flag that takes a value, so the flag's environment variable or default applies. It also
+// stops an environment variable that is set but empty from counting as set (kong would parse
+// "" as the value). It returns the arguments left; parser's model is changed in place.
+func DropEmpty(parser *kong.Kong, args []string) []string {
+	takesValue := map[string]bool{}
+	var walk func(n *kong.Node)
+	walk = func(n *kong.Node) {
+		for _, f := range n.Flags {
+			var envs []string
+			for _, e := range f.Tag.Envs {
+				if v, ok := os.LookupEnv(e); !ok || v != "" {
+					envs = append(envs, e)
+				}
+			}
+			f.Tag.Envs = envs
+			if !f.IsBool() && !f.IsCounter() {
+				takesValue[f.Name] = true
+				for _, a := range f.Aliases {
+					takesValue[a] = true
+				}
+			}
+		}
+		for _, c := range n.Children {
+			walk(c)
+		}
+	}
+	walk(parser.Model.Node)
+	kept := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(kept, args[i:]...)
+		}
+		if strings.HasPrefix(a, "--") {
+			name, value, hasValue := strings.Cut(a[2:], "=")
+			if hasValue && value == "" && name != "" {
+				continue
+			}
+			if !hasValue && takesValue[name] && i+1 < len(args) && args[i+1] == "" {
+				i++
+				continue
+			}
+		}
+		kept = append(kept, a)
+	}
+	return kept
+}
+
+// pathMapper is kong's "path" mapper (the value with ~ expanded, made absolute) except that
+// an empty value stays empty: kong's own turns "" into the working directory, so
+// --parameter_schema='' read the task folder as a schema file.
+type pathMapper struct{}
+
+// Decode implements kong.Mapper.
+func (pathMapper) Decode(ctx *kong.DecodeContext, target reflect.Value) error {
+	var path string
+	if err := ctx.Scan.PopValueInto("path", &path); err != nil {
+		return err
+	}
+	if path != "" {
+		path = kong.ExpandPath(path)
+	}
+	target.SetString(path)
+	return nil
+}
 
 // ParseOnlyFlag, anywhere before "--", makes Main parse the arguments (flag names, types,
 // enums) and exit 0 without running anything: the pipeline tests check main.nf's command

@@ -15,8 +15,8 @@ import (
 // reportCmd summarises a run's output folder.
 type reportCmd struct {
 	Folder   string `arg:"" name:"run" help:"The run's output folder: the wrapper's --output_directory (or Nextflow's --outdir), local or s3://."`
-	HTML     string `name:"html" default:"report.html" type:"path" help:"Where to write the HTML page (\"\" for none)."`
-	Markdown string `name:"markdown" aliases:"md" default:"-" help:"Where to write the Markdown summary (- for stdout, \"\" for none)."`
+	HTML     string `name:"html" default:"report.html" help:"Where to write the HTML page (none: no page; an empty value means the default)."`
+	Markdown string `name:"markdown" aliases:"md" default:"-" help:"Where to write the Markdown summary (- for stdout, none: no summary)."`
 	recordFlags
 
 	globals *cli.Globals
@@ -72,10 +72,10 @@ func (c *reportCmd) enrich(ctx context.Context, run *results.Run) error {
 	return err
 }
 
-// writeTo writes with fn to path ("-": stdout, "": nowhere).
+// writeTo writes with fn to path ("-": stdout, "none": nowhere).
 func writeTo(path string, fn func(io.Writer) error) error {
 	switch path {
-	case "":
+	case "none":
 		return nil
 	case "-":
 		return fn(os.Stdout)

@@ -1,0 +1,16 @@
+package wrappercmd
+
+import (
+	"testing"
+
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/clitest"
+)
+
+// Nextflow passes every param on every task, '' when unset: every flag must treat it so.
+func TestEmptyFlagsAreUnset(t *testing.T) {
+	clitest.EmptyFlagsAreUnset(t, func() any {
+		cmd := &wrapperCmd{}
+		cmd.Run.globals = &cmd.Globals
+		return cmd
+	}, []string{"run"}, []string{"--", "true"})
+}
