@@ -6,7 +6,7 @@ import (
 	"github.com/allenneuraldynamics/aind-analysis-go/internal/clitest"
 )
 
-// Nextflow passes every param on every task, '' when unset: every flag must treat it so.
+// Nextflow passes every param on every task, ” when unset: every flag must treat it so.
 func TestEmptyFlagsAreUnset(t *testing.T) {
 	clitest.EmptyFlagsAreUnset(t, func() any {
 		cmd := &wrapperCmd{}
