@@ -103,7 +103,7 @@ func NewParser(ctx context.Context, name, description string, cmd any) (*kong.Ko
 }
 
 // DropEmpty applies the rule "an empty value means not set" to every flag of every binary:
-// Nextflow passes every pipeline param on every task and the config's defaults are ”, and
+// Nextflow passes every pipeline param on every task and the config's defaults are empty strings, and
 // Code Ocean's app panel passes unset fields as empty strings. Before "--" it removes each
 // --name= argument (known flag or parameter override) and each --name "" pair of a known
 // flag that takes a value, so the flag's environment variable or default applies. It also
@@ -156,7 +156,7 @@ func DropEmpty(parser *kong.Kong, args []string) []string {
 
 // pathMapper is kong's "path" mapper (the value with ~ expanded, made absolute) except that
 // an empty value stays empty: kong's own turns "" into the working directory, so
-// --parameter_schema=” read the task folder as a schema file.
+// --parameter_schema= (empty) read the task folder as a schema file.
 type pathMapper struct{}
 
 // Decode implements kong.Mapper.

@@ -13,7 +13,7 @@ import (
 )
 
 // EmptyFlagsAreUnset checks the rule "an empty value means not set" on every flag of a
-// command, the way Nextflow passes them (--name=” reaches the binary as --name=): newCmd
+// command, the way Nextflow passes them (an empty param reaches the binary as --name=): newCmd
 // returns a fresh command struct, command selects a subcommand (nil for none) and
 // positional fills required arguments. With every flag's environment variable unset, it
 // parses command+positional alone, then with --name= for every flag and every alias, and
