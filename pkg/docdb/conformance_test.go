@@ -42,8 +42,7 @@ func runConformance(t *testing.T, open func(t *testing.T) docdb.Store) {
 				t.Fatal(err)
 			}
 		}
-		// Upsert overwrites the fields it is given. (Over the gateway it is $set, so fields
-		// not given are kept; the wrapper always writes whole records.)
+		// Upsert overwrites the fields it is given.
 		if err := s.Upsert(ctx, "id0", bson.D{{Key: "_id", Value: "id0"}, {Key: "n", Value: 100}, {Key: "at", Value: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}}); err != nil {
 			t.Fatal(err)
 		}
@@ -80,6 +79,82 @@ func runConformance(t *testing.T, open func(t *testing.T) docdb.Store) {
 		stop := errors.New("stop")
 		if err := s.Find(ctx, bson.D{}, docdb.FindOptions{}, func(bson.Raw) error { return stop }); err != stop {
 			t.Fatalf("Find did not return fn's error unchanged: %v", err)
+		}
+	})
+
+	t.Run("upsert sets the fields given and keeps the others", func(t *testing.T) {
+		s := open(t)
+		steps := []struct {
+			doc  bson.D
+			want string
+		}{
+			{bson.D{{Key: "a", Value: 1}, {Key: "b", Value: 2}}, `{"_id":"u","a":1,"b":2}`},
+			{bson.D{{Key: "_id", Value: "u"}, {Key: "b", Value: 3}, {Key: "c", Value: 4}}, `{"_id":"u","a":1,"b":3,"c":4}`},
+			{bson.D{{Key: "c", Value: bson.D{{Key: "x", Value: "y"}}}}, `{"_id":"u","a":1,"b":3,"c":{"x":"y"}}`},
+			{bson.D{}, `{"_id":"u","a":1,"b":3,"c":{"x":"y"}}`},
+		}
+		for i, st := range steps {
+			if err := s.Upsert(ctx, "u", st.doc); err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+			if got := one(t, s, "u"); got != st.want {
+				t.Fatalf("step %d: upsert of %v left %s, want %s", i, st.doc, got, st.want)
+			}
+		}
+		if err := s.Upsert(ctx, "empty", bson.D{}); err != nil || one(t, s, "empty") != `{"_id":"empty"}` {
+			t.Fatalf("upsert of an empty document: %v", err)
+		}
+		if err := s.Upsert(ctx, "u", bson.D{{Key: "_id", Value: "other"}}); !fault.IsUsage(err) {
+			t.Fatalf("upsert with a different _id in the document: %v", err)
+		}
+	})
+
+	t.Run("insert if absent never overwrites", func(t *testing.T) {
+		s := open(t)
+		first := bson.D{{Key: "_id", Value: "rec"}, {Key: "by", Value: "first"}, {Key: "n", Value: int64(1)}}
+		tests := []struct {
+			name string
+			doc  bson.D
+			want bool
+		}{
+			{"absent: inserted", first, true},
+			{"the same document again (a retried write): reported as ours", first, true},
+			{"a different document: refused", bson.D{{Key: "by", Value: "second"}, {Key: "n", Value: int64(1)}}, false},
+			{"fewer fields: refused", bson.D{{Key: "by", Value: "first"}}, false},
+		}
+		for _, tt := range tests {
+			ours, err := s.InsertIfAbsent(ctx, "rec", tt.doc)
+			if err != nil || ours != tt.want {
+				t.Fatalf("%s: InsertIfAbsent = %v, %v; want %v", tt.name, ours, err, tt.want)
+			}
+			if got := one(t, s, "rec"); got != `{"_id":"rec","by":"first","n":1}` {
+				t.Fatalf("%s: stored %s", tt.name, got)
+			}
+		}
+		// Racing writers of different documents: exactly one wins and its document stays.
+		var wins atomic.Int64
+		var winner atomic.Value
+		var wg sync.WaitGroup
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ours, err := s.InsertIfAbsent(ctx, "raced", bson.D{{Key: "by", Value: fmt.Sprint(i)}})
+				if err != nil {
+					t.Error(err)
+				}
+				if ours {
+					wins.Add(1)
+					winner.Store(fmt.Sprint(i))
+				}
+			}()
+		}
+		wg.Wait()
+		if n := wins.Load(); n != 1 {
+			t.Fatalf("%d of 8 racing inserts won, want 1", n)
+		}
+		if got, want := one(t, s, "raced"), `{"_id":"raced","by":"`+winner.Load().(string)+`"}`; got != want {
+			t.Fatalf("stored %s, want the winner's %s", got, want)
 		}
 	})
 
@@ -220,4 +295,19 @@ func TestOpenSelection(t *testing.T) {
 			t.Errorf("Open(%q): %v, %v; want %s", host, b, err, want)
 		}
 	}
+}
+
+// one returns the document with _id = id as relaxed Extended JSON ("" when absent).
+func one(t *testing.T, s docdb.Store, id string) string {
+	t.Helper()
+	got := ""
+	err := s.Find(context.Background(), bson.D{{Key: "_id", Value: id}}, docdb.FindOptions{}, func(doc bson.Raw) error {
+		b, err := bson.MarshalExtJSON(doc, false, false)
+		got = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

@@ -1,6 +1,7 @@
 // Package docdb is the record store over a MongoDB-compatible DocDB (AWS DocumentDB in
 // production, FerretDB in the devstack): streaming finds with filter and projection, a
-// batched "which of these ids exist" lookup, upserts by _id and job claims (Store). Two
+// batched "which of these ids exist" lookup, insert-if-absent and $set upserts by _id, and
+// job claims (Store). Two
 // implementations, chosen by Config in Open: the direct driver (go.mongodb.org/mongo-driver/v2,
 // a mongodb:// URI; Connect, Collection) and the AIND HTTP gateway (DOCDB_HOST; OpenGateway,
 // GatewayCollection, see gateway.go). Errors are classified here, once: network faults,
@@ -296,17 +297,4 @@ func (col *Collection) Existing(ctx context.Context, ids []string) (map[string]b
 		}
 	}
 	return found, nil
-}
-
-// Upsert replaces the document whose _id is id with doc (inserting it if absent), retried
-// on transient faults; doc's own _id, if any, must equal id.
-func (col *Collection) Upsert(ctx context.Context, id string, doc any) error {
-	err := col.c.retry(ctx, func(ctx context.Context) error {
-		_, err := col.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc, options.Replace().SetUpsert(true))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("writing record %s to %s: %w", id, col.Name(), err)
-	}
-	return nil
 }

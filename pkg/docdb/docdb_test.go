@@ -89,7 +89,7 @@ func TestFindExistingUpsert(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Upsert replaces.
+	// Upsert overwrites the fields it is given.
 	if err := f.coll.Upsert(ctx, "id0", bson.D{{Key: "_id", Value: "id0"}, {Key: "n", Value: 100}}); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,8 @@ package docdb
 // Documents travel as relaxed MongoDB Extended JSON both ways (so dates survive as
 // {"$date": ...}). Requests and replies:
 //
-//	GET    find?filter=&projection=&sort=&limit=&skip=  -> [doc, ...] (server may cap limit)
+//	GET    find?filter=&projection=&sort=&limit=&skip=  -> [doc, ...] (server may cap limit;
+//	                                                    this client pages by _id, never skip)
 //	GET    count_documents?filter=                      -> {"total_record_count": n, "filtered_record_count": n}
 //	POST   aggregate       body [stage, ...]            -> [doc, ...]
 //	POST   insert_one      body doc   (signed)          -> {"inserted_id": id}; duplicate _id -> 409
@@ -36,7 +37,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -309,7 +309,7 @@ func replyMessage(data []byte) string {
 // extJSON encodes a filter, projection, sort, update or document as relaxed Extended JSON;
 // nil is {}.
 func extJSON(v any) ([]byte, error) {
-	if v == nil {
+	if d, ok := v.(bson.D); v == nil || (ok && d == nil) {
 		return []byte("{}"), nil
 	}
 	if r, ok := v.(json.RawMessage); ok {
@@ -342,65 +342,6 @@ func (c *GatewayCollection) Name() string { return c.db + "." + c.coll }
 
 func (c *GatewayCollection) path() string {
 	return "/" + url.PathEscape(c.db) + "/" + url.PathEscape(c.coll)
-}
-
-// Find pages through the documents matching filter with limit/skip until an empty page,
-// calling fn for each. The page size starts at BatchSize (or Config.PageSize) and halves
-// on a 413. Without a Sort the pages are ordered by _id so skip is stable.
-func (c *GatewayCollection) Find(ctx context.Context, filter any, o FindOptions, fn func(bson.Raw) error) error {
-	q := url.Values{}
-	f, err := extJSON(filter)
-	if err != nil {
-		return err
-	}
-	q.Set("filter", string(f))
-	if o.Projection != nil {
-		p, err := extJSON(o.Projection)
-		if err != nil {
-			return err
-		}
-		q.Set("projection", string(p))
-	}
-	sortSpec := o.Sort
-	if sortSpec == nil {
-		sortSpec = bson.D{{Key: "_id", Value: 1}}
-	}
-	s, err := extJSON(sortSpec)
-	if err != nil {
-		return err
-	}
-	q.Set("sort", string(s))
-	page := c.g.cfg.PageSize
-	if o.BatchSize > 0 {
-		page = int(o.BatchSize)
-	}
-	for skip := 0; ; {
-		q.Set("limit", strconv.Itoa(page))
-		q.Set("skip", strconv.Itoa(skip))
-		var docs []json.RawMessage
-		err := c.g.call(ctx, http.MethodGet, c.path(), "find", q, nil, false, &docs)
-		var ge *GatewayError
-		if errors.As(err, &ge) && ge.Status == http.StatusRequestEntityTooLarge && page > 1 {
-			page /= 2
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("querying %s: %w", c.Name(), err)
-		}
-		if len(docs) == 0 {
-			return nil
-		}
-		for _, d := range docs {
-			raw, err := rawFromJSON(d)
-			if err != nil {
-				return fault.Permanent(fmt.Errorf("reading %s: document %.100q: %w", c.Name(), d, err))
-			}
-			if err := fn(raw); err != nil {
-				return err
-			}
-		}
-		skip += len(docs)
-	}
 }
 
 // Count returns the collection's document count and how many match filter.
@@ -548,7 +489,7 @@ type BulkResult struct {
 
 // BulkUpsert returns the bulk_write operation upserting doc ($set) at _id = id.
 func BulkUpsert(id string, doc any) (json.RawMessage, error) {
-	set, err := setFields(doc)
+	set, err := setFields(id, doc)
 	if err != nil {
 		return nil, err
 	}
@@ -602,92 +543,4 @@ func (c *GatewayCollection) BulkWrite(ctx context.Context, ops []json.RawMessage
 		start = end
 	}
 	return total, nil
-}
-
-// setFields encodes doc as a document without its _id (for $set).
-func setFields(doc any) (bson.D, error) {
-	raw, err := bson.Marshal(doc)
-	if err != nil {
-		return nil, fault.Usagef("encoding record: %w", err)
-	}
-	var d bson.D
-	if err := bson.Unmarshal(raw, &d); err != nil {
-		return nil, fault.Usagef("encoding record: %w", err)
-	}
-	out := d[:0]
-	for _, e := range d {
-		if e.Key != "_id" {
-			out = append(out, e)
-		}
-	}
-	return out, nil
-}
-
-// Upsert writes doc at _id = id with update_one {$set: doc} and upsert "True".
-func (c *GatewayCollection) Upsert(ctx context.Context, id string, doc any) error {
-	set, err := setFields(doc)
-	if err != nil {
-		return err
-	}
-	if _, err := c.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: set}}, true); err != nil {
-		return fmt.Errorf("writing record %s: %w", id, err)
-	}
-	return nil
-}
-
-// Claim reserves id for holder for lease: insert_one of the claim document; on 409 (held)
-// an update_one taking over an expired claim, then a read-back (two takers may both match).
-func (c *GatewayCollection) Claim(ctx context.Context, id, holder string, lease time.Duration) (bool, error) {
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	doc := bson.D{{Key: "_id", Value: id}, {Key: "holder", Value: holder}, {Key: "claimed", Value: now}, {Key: "expires", Value: now.Add(lease)}}
-	err := c.InsertOne(ctx, doc)
-	var ge *GatewayError
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.As(err, &ge) && ge.Status == http.StatusConflict:
-	default:
-		return false, fmt.Errorf("claiming %s: %w", id, err)
-	}
-	filter := bson.D{{Key: "_id", Value: id}, {Key: "expires", Value: bson.D{{Key: "$lt", Value: now}}}}
-	update := bson.D{{Key: "$set", Value: bson.D{{Key: "holder", Value: holder}, {Key: "claimed", Value: now}, {Key: "expires", Value: now.Add(lease)}}}}
-	res, err := c.UpdateOne(ctx, filter, update, false)
-	if err != nil {
-		return false, fmt.Errorf("taking over expired claim %s: %w", id, err)
-	}
-	if res.MatchedCount == 0 {
-		return false, nil
-	}
-	held := false
-	err = c.Find(ctx, bson.D{{Key: "_id", Value: id}}, FindOptions{}, func(d bson.Raw) error {
-		h, _ := d.Lookup("holder").StringValueOK()
-		held = h == holder
-		return nil
-	})
-	if err != nil {
-		return false, fmt.Errorf("reading claim %s: %w", id, err)
-	}
-	return held, nil
-}
-
-// Renew extends holder's claim on id by lease from now; ErrClaimLost (permanent) when the
-// claim is no longer holder's.
-func (c *GatewayCollection) Renew(ctx context.Context, id, holder string, lease time.Duration) error {
-	res, err := c.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "holder", Value: holder}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "expires", Value: time.Now().UTC().Add(lease)}}}}, false)
-	if err != nil {
-		return fmt.Errorf("renewing claim %s: %w", id, err)
-	}
-	if res.MatchedCount == 0 {
-		return fault.Permanent(fmt.Errorf("renewing claim %s: %w", id, ErrClaimLost))
-	}
-	return nil
-}
-
-// Release deletes holder's claim on id; a claim no longer held is not an error.
-func (c *GatewayCollection) Release(ctx context.Context, id, holder string) error {
-	if _, err := c.Delete(ctx, bson.D{{Key: "_id", Value: id}, {Key: "holder", Value: holder}}, false); err != nil {
-		return fmt.Errorf("releasing claim %s: %w", id, err)
-	}
-	return nil
 }

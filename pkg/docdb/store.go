@@ -18,12 +18,16 @@ import (
 // (Records, Claims) are subsets of it.
 //
 // Contracts, the same for both implementations:
-//   - Find calls fn once per matching document, in Sort order (the gateway pages in _id
-//     order when no Sort is given); fn's error stops it and is returned unchanged.
+//   - Find calls fn once per matching document, in Sort order (the gateway pages by _id,
+//     so it takes only nil, {_id: 1} or {_id: -1}); fn's error stops it and is returned
+//     unchanged. A document deleted during a Find never makes it miss another one.
 //   - Existing answers for all ids in few batched queries and returns only ids that exist.
-//   - Upsert writes the record with _id = id, inserting it if absent; it is idempotent.
-//     (Over the gateway it is update_one with $set and upsert, so fields absent from doc
-//     are kept; the Mongo driver replaces the document.)
+//   - InsertIfAbsent creates the document with _id = id only if none exists, and reports
+//     whether the stored document is doc (true also when an earlier attempt of the same
+//     write inserted it); a different document at id is left untouched (false). Result
+//     records are written this way.
+//   - Upsert sets doc's fields at _id = id ($set with upsert: inserted if absent, fields
+//     doc does not have are kept); it is idempotent. Both implementations do exactly this.
 //   - Claim returns true when holder holds the claim (taking over an expired one); Renew
 //     fails with ErrClaimLost (permanent) when it was lost; Release drops it if still held.
 //   - Errors are classified: fault.Transient once bounded retries are spent on network
@@ -33,6 +37,7 @@ type Store interface {
 	Name() string
 	Find(ctx context.Context, filter any, o FindOptions, fn func(bson.Raw) error) error
 	Existing(ctx context.Context, ids []string) (map[string]bool, error)
+	InsertIfAbsent(ctx context.Context, id string, doc any) (bool, error)
 	Upsert(ctx context.Context, id string, doc any) error
 	Claim(ctx context.Context, id, holder string, lease time.Duration) (bool, error)
 	Renew(ctx context.Context, id, holder string, lease time.Duration) error
