@@ -148,6 +148,117 @@ func TestGatewayFaults(t *testing.T) {
 	})
 }
 
+// TestGatewayFindPagesByKey deletes records while Find pages through them: records
+// behind the reader (already seen) and ahead of it. Paging by _id sees every other record
+// exactly once, in order, in as many requests as the pages need; skip/limit paging would
+// skip as many unseen records as were deleted behind it.
+func TestGatewayFindPagesByKey(t *testing.T) {
+	const (
+		n     = 200 // kind "a", ids a000..a199, i = 0..199
+		other = 50  // kind "b": the filter leaves them out
+		page  = 40
+	)
+	tests := []struct {
+		name       string
+		filter     bson.D
+		sort       bson.D
+		projection bson.D
+	}{
+		{"all, by _id", nil, nil, nil},
+		{"filtered, by _id", bson.D{{Key: "kind", Value: "a"}}, bson.D{{Key: "_id", Value: 1}}, nil},
+		{"filtered, by _id descending", bson.D{{Key: "kind", Value: "a"}}, bson.D{{Key: "_id", Value: -1}}, nil},
+		{"filtered, projection without _id", bson.D{{Key: "kind", Value: "a"}}, nil, bson.D{{Key: "_id", Value: 0}, {Key: "i", Value: 1}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newGatewayFixture(t, nil)
+			var ops []json.RawMessage
+			for i := 0; i < n+other; i++ {
+				id, kind := fmt.Sprintf("a%03d", i), "a"
+				if i >= n {
+					id, kind = fmt.Sprintf("b%03d", i-n), "b"
+				}
+				op, err := docdb.BulkUpsert(id, bson.D{{Key: "kind", Value: kind}, {Key: "i", Value: i}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ops = append(ops, op)
+			}
+			if _, err := f.coll.BulkWrite(ctx, ops); err != nil {
+				t.Fatal(err)
+			}
+			want := n
+			if tt.filter == nil {
+				want = n + other
+			}
+			desc := len(tt.sort) == 1 && tt.sort[0].Value == -1
+			// At the 50th document (in the second page) delete the 30 seen first and 10
+			// that are 100 to 109 places further on.
+			var order []int32
+			var deletedAhead map[int32]bool
+			seen := map[int32]int{}
+			before := f.faults.count("find")
+			err := f.coll.Find(ctx, tt.filter, docdb.FindOptions{Sort: tt.sort, Projection: tt.projection, BatchSize: page}, func(doc bson.Raw) error {
+				if _, err := doc.LookupErr("_id"); (err == nil) == (tt.projection != nil) {
+					return fmt.Errorf("document %v: _id present = %v with projection %v", doc, err == nil, tt.projection)
+				}
+				i := doc.Lookup("i").Int32()
+				order = append(order, i)
+				seen[i]++
+				if len(order) != 50 {
+					return nil
+				}
+				var ids []string
+				for _, j := range order[:30] {
+					ids = append(ids, fmt.Sprintf("a%03d", j))
+				}
+				deletedAhead = map[int32]bool{}
+				for k := int32(100); k < 110; k++ {
+					j := i + k
+					if desc {
+						j = i - k
+					}
+					deletedAhead[j] = true
+					ids = append(ids, fmt.Sprintf("a%03d", j))
+				}
+				if d, err := f.coll.Delete(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, true); err != nil || d != 40 {
+					return fmt.Errorf("deleting 40 records: %d, %v", d, err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := int32(0); i < int32(want); i++ {
+				if c := seen[i]; (deletedAhead[i] && c != 0) || (!deletedAhead[i] && c != 1) {
+					t.Errorf("record %d seen %d times (deleted ahead: %v)", i, c, deletedAhead[i])
+				}
+			}
+			for k := 1; k < len(order); k++ {
+				if (order[k] > order[k-1]) == desc {
+					t.Fatalf("out of order: %d after %d", order[k], order[k-1])
+				}
+			}
+			if len(order) != want-10 {
+				t.Fatalf("saw %d records, want %d", len(order), want-10)
+			}
+			// Full pages, the last partial one, and the empty page that ends it.
+			if got, wantReq := f.faults.count("find")-before, (want-10+page-1)/page+1; got != wantReq {
+				t.Fatalf("%d find requests, want %d", got, wantReq)
+			}
+		})
+	}
+
+	t.Run("another order is refused", func(t *testing.T) {
+		f := newGatewayFixture(t, nil)
+		_, err := findAll(t, f.coll, docdb.FindOptions{Sort: bson.D{{Key: "i", Value: 1}}})
+		if !fault.IsUsage(err) || !strings.Contains(err.Error(), "_id") {
+			t.Fatalf("Find sorted by i: %v", err)
+		}
+	})
+}
+
 func TestGatewayRealPayloadLimits(t *testing.T) {
 	ctx := context.Background()
 	f := newGatewayFixture(t, func(c *docdb.Config) { c.MaxPayload = 300 << 10 })
