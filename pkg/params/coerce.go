@@ -26,24 +26,21 @@ import (
 //     strconv.ParseFloat reads, such as ".5" or "+1", are rewritten as JSON);
 //   - "boolean": true for true/1/yes, false for false/0/no (any case);
 //   - "string": the text as it is;
-//   - "null": nil for "null";
+//   - "null": nil for "null" (or Python's "None");
 //   - "array", "object": the text parsed as JSON (numbers as json.Number).
 //
 // A list of types (or an anyOf/oneOf of typed alternatives, as pydantic writes Optional)
 // is tried in order and the first that fits wins. Local "$ref"s are followed, and an enum
-// without a type takes the types of its values. A key the schema does not type is read as
-// JSON when the text is valid JSON (so '"5"' gives the string 5), else kept as the string.
-// Errors are usage errors naming the key and the expected type.
+// without a type takes the types of its values. A key the schema does not type, and every
+// key when there is no schema (a nil *Schema), is typed by FromText. Errors are usage
+// errors naming the key and the expected type.
 func (s *Schema) Coerce(key, text string) (any, error) {
 	var types []string
 	if s != nil {
 		types = s.typesOf(s.props[key], 0)
 	}
 	if len(types) == 0 {
-		if v, err := jsonschema.UnmarshalJSON(strings.NewReader(text)); err == nil {
-			return v, nil
-		}
-		return text, nil
+		return FromText(text), nil
 	}
 	for _, t := range types {
 		if v, ok := coerceAs(t, text); ok {
@@ -189,7 +186,7 @@ func coerceAs(typ, text string) (any, bool) {
 	case "string":
 		return text, true
 	case "null":
-		return nil, trimmed == "null"
+		return nil, trimmed == "null" || trimmed == "None"
 	case "boolean":
 		switch strings.ToLower(trimmed) {
 		case "true", "1", "yes":
@@ -240,4 +237,30 @@ func parseInteger(text string) (any, bool) {
 		return nil, false
 	}
 	return r.Num().Int64(), true
+}
+
+// pythonLiterals are the Python spellings Code Ocean's app panel passes for JSON's
+// true, false and null.
+var pythonLiterals = map[string]any{"True": true, "False": false, "None": nil}
+
+// FromText is the one rule typing a command-line value that no schema types, used alike by
+// the dispatcher and the wrapper (through Coerce), so both compute the same identity:
+//
+//   - text that is valid JSON is decoded: true/false, null, numbers (as json.Number),
+//     strings ('"5"' gives the string 5), arrays and objects;
+//   - Python's True, False and None (exactly so spelt, white space around ignored) are
+//     true, false and null;
+//   - anything else is the text itself, unchanged ("hello", "TRUE", "{bad").
+//
+// A null value is a value like any other in the merged parameters, but the identity drops
+// null members (see pkg/identity): overriding a parameter with null identifies the job as
+// if the parameter were not given at all.
+func FromText(text string) any {
+	if v, ok := pythonLiterals[strings.TrimSpace(text)]; ok {
+		return v
+	}
+	if v, err := jsonschema.UnmarshalJSON(strings.NewReader(text)); err == nil {
+		return v
+	}
+	return text
 }

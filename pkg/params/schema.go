@@ -256,3 +256,26 @@ func mantissa(n string) string {
 	}
 	return n
 }
+
+// Properties returns the names of the schema's top-level properties, sorted (none for a
+// nil schema): the parameters a command line may set as --name=value.
+func (s *Schema) Properties() []string {
+	if s == nil {
+		return nil
+	}
+	names := make([]string, 0, len(s.props))
+	for k := range s.props {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Declares reports whether key is one of the schema's top-level properties.
+func (s *Schema) Declares(key string) bool {
+	if s == nil {
+		return false
+	}
+	_, ok := s.props[key]
+	return ok
+}

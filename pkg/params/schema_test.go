@@ -364,6 +364,12 @@ func TestCoerce(t *testing.T) {
 		{"untyped JSON string", "anything", `"5"`, "5", ""},
 		{"untyped array", "anything", `[1, "a"]`, []any{json.Number("1"), "a"}, ""},
 		{"untyped word", "anything", "hello", "hello", ""},
+		{"untyped Python True", "anything", "True", true, ""},
+		{"untyped Python False", "anything", " False ", false, ""},
+		{"untyped Python None", "anything", "None", nil, ""},
+		{"untyped other case stays text", "anything", "TRUE", "TRUE", ""},
+		{"null type takes Python None", "maybe_ratio", "None", nil, ""},
+		{"boolean Python True", "verbose", "True", true, ""},
 		{"untyped broken JSON", "anything", "{bad", "{bad", ""},
 		{"unknown key number", "not_in_schema", "0.05", json.Number("0.05"), ""},
 		{"unknown key text", "not_in_schema", "isolation_distance", "isolation_distance", ""},
@@ -511,5 +517,60 @@ func TestDescribeOtherRules(t *testing.T) {
 	got := describe(&kind.ContentEncoding{Want: "base64", Err: errors.New("illegal base64 data")})
 	if want := "value is not 'base64' encoded: illegal base64 data (contentEncoding)"; got != want {
 		t.Fatalf("describe = %q, want %q", got, want)
+	}
+}
+
+// FromText is the one typing rule for a value no schema types, the same in the dispatcher
+// and the wrapper: JSON if the text is JSON, Python's True/False/None (Code Ocean passes
+// them) as their JSON equals, else the text.
+func TestFromText(t *testing.T) {
+	tests := []struct {
+		text string
+		want any
+	}{
+		{"1", json.Number("1")},
+		{"2.50", json.Number("2.50")},
+		{"true", true},
+		{"True", true},
+		{"false", false},
+		{"False", false},
+		{"null", nil},
+		{"None", nil},
+		{" None ", nil},
+		{"none", "none"},
+		{`"True"`, "True"},
+		{`[1, true, null]`, []any{json.Number("1"), true, nil}},
+		{`{"a": null}`, map[string]any{"a": nil}},
+		{"hello", "hello"},
+		{"", ""},
+		{"{bad", "{bad"},
+	}
+	for _, tt := range tests {
+		if got := FromText(tt.text); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("FromText(%q) = %#v (%T), want %#v", tt.text, got, got, tt.want)
+		}
+		var s *Schema
+		if got, err := s.Coerce("k", tt.text); err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("nil schema Coerce(%q) = %#v, %v; want FromText's %#v", tt.text, got, err, tt.want)
+		}
+	}
+}
+
+func TestPropertiesAndDeclares(t *testing.T) {
+	s, err := CompileSchema("s.json", []byte(`{"type": "object", "properties": {"window": {"type": "integer"}, "alpha": {}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Properties(); !reflect.DeepEqual(got, []string{"alpha", "window"}) {
+		t.Fatalf("Properties = %v", got)
+	}
+	for key, want := range map[string]bool{"window": true, "alpha": true, "windw": false, "": false} {
+		if s.Declares(key) != want {
+			t.Errorf("Declares(%q) = %v", key, !want)
+		}
+	}
+	var none *Schema
+	if none.Properties() != nil || none.Declares("window") {
+		t.Fatal("a nil schema declares nothing")
 	}
 }
