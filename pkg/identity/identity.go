@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/gowebpki/jcs"
@@ -113,12 +114,26 @@ type Code struct {
 	InputData  []DataAsset    `json:"input_data"`
 }
 
+// FileLocationKey is the parameter that holds a job's matched files (as upstream).
+const FileLocationKey = "file_location"
+
 // NewCode builds the Code block for code info, merged parameters and the input asset
-// locations. Inputs are sorted by URL so that the order of assets in a group does not
-// change the identity. params is not copied; callers must not change it afterwards.
+// locations. Inputs are sorted by URL, and a file_location parameter that is a list of
+// strings (the job's matched files) is sorted too: both are sets of inputs, whose order
+// (assets in a group, files as listed or written in the job file) must not change the
+// identity. params is not copied unless file_location needs sorting (the caller's list is
+// never reordered); callers must not change params afterwards.
 func NewCode(info CodeInfo, params map[string]any, inputs []string) Code {
 	if params == nil {
 		params = map[string]any{}
+	}
+	if files, ok := sortedStrings(params[FileLocationKey]); ok {
+		p := make(map[string]any, len(params))
+		for k, v := range params {
+			p[k] = v
+		}
+		p[FileLocationKey] = files
+		params = p
 	}
 	data := make([]DataAsset, 0, len(inputs))
 	for _, u := range inputs {
@@ -126,6 +141,38 @@ func NewCode(info CodeInfo, params map[string]any, inputs []string) Code {
 	}
 	sort.SliceStable(data, func(i, j int) bool { return data[i].URL < data[j].URL })
 	return Code{ObjectType: ObjectTypeCode, CodeInfo: info, Parameters: params, InputData: data}
+}
+
+// sortedStrings returns a sorted copy of v as a []any when v is a list of strings
+// ([]string or []any holding only strings) not already in order.
+func sortedStrings(v any) ([]any, bool) {
+	var list []string
+	switch t := v.(type) {
+	case []string:
+		list = slices.Clone(t)
+	case []any:
+		list = make([]string, len(t))
+		for i, e := range t {
+			s, ok := e.(string)
+			if !ok {
+				return nil, false
+			}
+			list[i] = s
+		}
+	default:
+		return nil, false
+	}
+	if slices.IsSorted(list) {
+		if _, isAny := v.([]any); isAny {
+			return nil, false
+		}
+	}
+	slices.Sort(list)
+	out := make([]any, len(list))
+	for i, s := range list {
+		out[i] = s
+	}
+	return out, true
 }
 
 // Hash returns the identity of the Code block.

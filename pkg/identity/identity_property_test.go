@@ -557,3 +557,68 @@ func TestPropertyGeneratorSpellsNumbersDifferently(t *testing.T) {
 		t.Fatalf("only %d of %d numbers spelled differently", differ, numbers)
 	}
 }
+
+func (g *gen) files() []string {
+	n := 2 + g.r.IntN(5)
+	var out []string
+	for len(out) < n {
+		f := "s3://bucket/asset/" + g.str(8) + ".nwb"
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func asAny(files []string) []any {
+	out := make([]any, len(files))
+	for i, f := range files {
+		out[i] = f
+	}
+	return out
+}
+
+// The job's matched files (the file_location parameter) are a set of inputs like
+// input_data: their order, which comes from listing and job-file order, must not change
+// the identity; a different file, or one fewer, must. The caller's list is not reordered.
+func TestPropertyFileLocationOrder(t *testing.T) {
+	g := newGen(5)
+	failures := 0
+	for i := range propertyIterations / 2 {
+		info, params, inputs, files := g.codeInfo(), g.object(2), g.inputs(), g.files()
+		withFiles := func(list any) map[string]any {
+			p := deepCopy(params).(map[string]any)
+			p[FileLocationKey] = list
+			return p
+		}
+		code := NewCode(info, withFiles(asAny(files)), inputs)
+		want, err := code.Hash()
+		if err != nil {
+			t.Fatal(err)
+		}
+		shuffled := slices.Clone(files)
+		for slices.Equal(shuffled, files) {
+			g.r.Shuffle(len(shuffled), func(a, b int) { shuffled[a], shuffled[b] = shuffled[b], shuffled[a] })
+		}
+		given := asAny(shuffled)
+		for _, list := range []any{given, shuffled} {
+			other := NewCode(info, withFiles(list), inputs)
+			if got, _ := other.Hash(); got != want {
+				t.Errorf("iteration %d: file order (%T) changed the hash\n  %s\n  %s", i, list, mustJSON(t, code), mustJSON(t, other))
+				stopAfter(t, &failures)
+			}
+		}
+		if !slices.Equal(given, asAny(shuffled)) {
+			t.Fatalf("iteration %d: NewCode reordered the caller's list", i)
+		}
+		j := g.r.IntN(len(files))
+		changed := slices.Clone(files)
+		changed[j] += "x"
+		for what, list := range map[string][]string{"one file changed": changed, "one file fewer": slices.Delete(slices.Clone(files), j, j+1)} {
+			if got, _ := NewCode(info, withFiles(asAny(list)), inputs).Hash(); got == want {
+				t.Errorf("iteration %d: %s kept the hash", i, what)
+				stopAfter(t, &failures)
+			}
+		}
+	}
+}

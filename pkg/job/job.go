@@ -146,7 +146,7 @@ func (j Job) Code(info identity.CodeInfo, params map[string]any) identity.Code {
 		for i, f := range j.FileLocation {
 			files[i] = f
 		}
-		p["file_location"] = files
+		p[identity.FileLocationKey] = files
 	}
 	return identity.NewCode(info, p, j.S3Location)
 }
