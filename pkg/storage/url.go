@@ -3,7 +3,6 @@ package storage
 import (
 	"errors"
 	"fmt"
-	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -108,16 +107,25 @@ func (u URL) String() string {
 	return ""
 }
 
-// Join returns u with elem appended: path.Join semantics on an S3 key (the result is
-// cleaned and has no trailing slash), filepath.Join on a local path.
+// Join returns u with elem appended. An S3 key is opaque: the elements are appended with
+// one "/" between them and nothing is cleaned, so "s3://b/p//a" joined with "w.nwb" is
+// "s3://b/p//a/w.nwb" (the object's real key), and "." or ".." are key characters, not
+// moves; empty elements are skipped and a trailing "/" of the result is dropped, as Parse
+// does. A local path is joined with filepath.Join (cleaned).
 func (u URL) Join(elem ...string) URL {
 	switch u.Scheme {
 	case SchemeS3:
-		key := path.Join(append([]string{u.Key}, elem...)...)
-		if key == "." {
-			key = ""
+		key := u.Key
+		for _, e := range elem {
+			switch {
+			case e == "":
+			case key == "":
+				key = e
+			default:
+				key += "/" + e
+			}
 		}
-		u.Key = key
+		u.Key = strings.TrimRight(key, "/")
 	case SchemeFile:
 		u.Path = filepath.Join(append([]string{u.Path}, elem...)...)
 	}
