@@ -61,9 +61,11 @@ func (o *Options) projection() bson.D {
 }
 
 // selectJobs runs the query and shapes the records, in the upstream order: drop records
-// with null filter_by fields, keep the latest per filter_by, unwind list fields, drop
-// records with null group_by fields, group. It emits one job per record or group, in a
-// deterministic order (records by _id; groups by their first record).
+// with null group_by or filter_by fields (with drop_null_groups; see record.isNull), keep
+// the latest per filter_by, unwind list fields, group. Dropping comes first, so a later
+// record without a group value does not supersede an earlier one that has it. It emits
+// one job per record or group, in a deterministic order (records by _id; groups by their
+// first record). Field paths follow Mongo's aggregation rules (see resolve).
 func (d *dispatcher) selectJobs(ctx context.Context, emit func(job.Job) error) error {
 	o := d.opts
 	streaming := o.FilterLatest == "" && len(o.GroupBy) == 0
@@ -81,6 +83,10 @@ func (d *dispatcher) selectJobs(ctx context.Context, emit func(job.Job) error) e
 		d.progress.Count("records", 1)
 		if streaming {
 			return d.unwind(r, func(r *record) error { return emit(d.single(r)) })
+		}
+		if o.DropNullGroups && (anyNull(r, o.GroupBy) || anyNull(r, o.FilterBy)) {
+			d.stats.DroppedNull++
+			return nil
 		}
 		kept = append(kept, r)
 		return nil
@@ -110,16 +116,12 @@ func (d *dispatcher) selectJobs(ctx context.Context, emit func(job.Job) error) e
 
 // latest keeps, per combination of filter_by values, the record with the greatest
 // filter_latest value (the first such record on ties), in order of first appearance.
+// Null and missing filter_by values are one key, as in Mongo's $group.
 func (d *dispatcher) latest(in []*record) []*record {
 	o := d.opts
 	best := map[string]int{}
 	var out []*record
-	dropped := 0
 	for _, r := range in {
-		if o.DropNullGroups && anyNull(r, o.FilterBy) {
-			dropped++
-			continue
-		}
 		key := groupKey(r, o.FilterBy)
 		i, seen := best[key]
 		if !seen {
@@ -134,8 +136,7 @@ func (d *dispatcher) latest(in []*record) []*record {
 			out[i] = r
 		}
 	}
-	d.stats.DroppedNull += dropped
-	d.stats.NotLatest += len(in) - len(out) - dropped
+	d.stats.NotLatest += len(in) - len(out)
 	return out
 }
 
@@ -189,15 +190,13 @@ func groupKey(r *record, paths []string) string {
 }
 
 // group emits one job per distinct combination of group_by values, assets in record order.
+// Records with null group values were dropped before (with drop_null_groups); without it
+// they form their own group, null and missing alike, as in Mongo's $group.
 func (d *dispatcher) group(in []*record, emit func(job.Job) error) error {
 	o := d.opts
 	index := map[string]int{}
 	var groups []*job.Job
 	for _, r := range in {
-		if o.DropNullGroups && anyNull(r, o.GroupBy) {
-			d.stats.DroppedNull++
-			continue
-		}
 		key := groupKey(r, o.GroupBy)
 		i, ok := index[key]
 		if !ok {
