@@ -233,6 +233,44 @@ func testGet(t *testing.T, w *world) {
 			t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 		}
 	})
+	t.Run("record _id that is not a folder name refused", func(t *testing.T) {
+		// A result in a local "bucket" whose record's _id climbs out of --dest.
+		root := t.TempDir()
+		src := filepath.Join(root, "bucket", "evil")
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, "x.txt"), []byte("hello"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		manifest := `{"hash": "../../x", "files": [{"path": "x.txt", "size": 5, "sha256": "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"}]}`
+		if err := os.WriteFile(filepath.Join(src, "manifest.json"), []byte(manifest), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		const id = "../../x"
+		w.env.InsertDocs(t, w.db, "results", []any{map[string]any{"_id": id, "name": id, "location": src}})
+		t.Cleanup(func() {
+			_, _ = w.env.Mongo(t).Database(w.db).Collection("results").DeleteOne(context.Background(), map[string]any{"_id": id})
+		})
+		dest := filepath.Join(root, "a", "b", "dest")
+		if err := os.MkdirAll(dest, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		r := w.run(t, "get", id, "-d", dest)
+		if r.Code != 1 {
+			t.Fatalf("exit %d, want 1\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
+		}
+		for _, s := range []string{`result record "../../x"`, "field _id"} {
+			if !strings.Contains(r.Stderr, s) {
+				t.Fatalf("stderr lacks %q: %s", s, r.Stderr)
+			}
+		}
+		for _, p := range []string{filepath.Join(root, "a", "x"), dest} {
+			if entries, _ := os.ReadDir(p); len(entries) != 0 {
+				t.Fatalf("%s written: %v", p, entries)
+			}
+		}
+	})
 	t.Run("corrupted result refused", func(t *testing.T) {
 		// Same size, different bytes: only the checksum can tell.
 		u := storage.MustParse("s3://" + w.bucket + "/results/" + w.hashA1 + "/plot.png")

@@ -9,9 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/sync/errgroup"
 
@@ -60,17 +58,12 @@ func ReadManifest(ctx context.Context, store Reader, location storage.URL) (Mani
 	if err := json.NewDecoder(rc).Decode(&m); err != nil {
 		return Manifest{}, fault.Permanent(fmt.Errorf("reading %s: %w", location.Join(ManifestFile), err))
 	}
-	for _, e := range m.Files {
-		if !safeRel(e.Path) {
-			return Manifest{}, fault.Permanent(fmt.Errorf("%s: unsafe path %q", location.Join(ManifestFile), e.Path))
+	for i, e := range m.Files {
+		if err := storage.CheckRelPath(e.Path); err != nil {
+			return Manifest{}, fault.Permanent(fmt.Errorf("%s: files[%d].path: unsafe as a local path: %w", location.Join(ManifestFile), i, err))
 		}
 	}
 	return m, nil
-}
-
-// safeRel reports whether p is a relative slash path that stays inside its folder.
-func safeRel(p string) bool {
-	return p != "" && !path.IsAbs(p) && path.Clean(p) == p && p != ".." && !strings.HasPrefix(p, "../")
 }
 
 // File is one object of a result, as ls shows it.
@@ -89,7 +82,8 @@ func ListFiles(ctx context.Context, store Reader, location storage.URL) ([]File,
 	return files, err
 }
 
-// Download is one result to fetch: its hash (the local folder name) and location.
+// Download is one result to fetch: its hash (the record's _id, which Get uses as the local
+// folder name after checking it is one plain name) and location.
 type Download struct {
 	Hash     string
 	Location storage.URL
@@ -119,6 +113,13 @@ func Get(ctx context.Context, store Reader, results []Download, o GetOptions) er
 	}
 	var tasks []task
 	manifests := map[string]Manifest{}
+	for _, d := range results {
+		// The hash is a record's _id, data: it becomes a folder under Dest only when it is
+		// one plain name, checked before anything is written.
+		if err := storage.CheckName(d.Hash); err != nil {
+			return fault.Permanent(fmt.Errorf("result record %q: field _id cannot be a local folder name: %w", d.Hash, err))
+		}
+	}
 	for _, d := range results {
 		m, err := ReadManifest(ctx, store, d.Location)
 		if err != nil {

@@ -103,6 +103,11 @@ func LoadRun(ctx context.Context, store Reader, root storage.URL) (Run, error) {
 		dir, _, nested := strings.Cut(o.Rel, "/")
 		switch {
 		case nested:
+			// A folder name from a listing (an S3 key is any string) is data: only a
+			// plain name is taken as a result folder.
+			if err := storage.CheckName(dir); err != nil {
+				return fmt.Errorf("run folder %s: object %s: result folder name: %w", root, o.URL, err)
+			}
 			folders[dir] = append(folders[dir], o)
 		case strings.HasPrefix(o.Rel, SkipPrefix) || strings.HasPrefix(o.Rel, FailedPrefix):
 			markers = append(markers, o)
