@@ -2,24 +2,63 @@ package wrapper_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/wrapper"
 )
 
-// A whole Go analysis: the wrapper reads the jobs, merges and validates parameters, skips
-// finished work, publishes the output folder and records provenance.
+// countAssets is a whole Go analysis: it writes a report and returns one output value.
+var countAssets = wrapper.GoAnalysis{
+	Name:            "count-assets",
+	ParameterSchema: []byte(`{"type": "object", "properties": {"label": {"type": "string"}}}`),
+	Run: func(ctx context.Context, in wrapper.Input) (map[string]any, error) {
+		report := []byte(in.Parameters["label"].(string) + "\n")
+		if err := os.WriteFile(filepath.Join(in.OutputDir, "report.txt"), report, 0o644); err != nil {
+			return nil, err
+		}
+		return map[string]any{"n_assets": len(in.Job.S3Location)}, nil
+	},
+}
+
+// A Go analysis' main is one call, wrapper.Main(countAssets): the wrapper reads the jobs,
+// merges and validates parameters, skips finished work, publishes the output folder and
+// records provenance. Here MainArgs (Main without the exit) runs it on one job, in a dry
+// run (the default: nothing is uploaded or recorded).
 func ExampleMain() {
-	wrapper.Main(wrapper.GoAnalysis{
-		Name:            "count-assets",
-		ParameterSchema: []byte(`{"type": "object", "properties": {"label": {"type": "string"}}}`),
-		Run: func(ctx context.Context, in wrapper.Input) (map[string]any, error) {
-			report := []byte(in.Parameters["label"].(string) + "\n")
-			if err := os.WriteFile(filepath.Join(in.OutputDir, "report.txt"), report, 0o644); err != nil {
-				return nil, err
-			}
-			return map[string]any{"n_assets": len(in.Job.S3Location)}, nil
-		},
+	dir, err := os.MkdirTemp("", "example-main-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	in, out := filepath.Join(dir, "data"), filepath.Join(dir, "results")
+	must(os.MkdirAll(filepath.Join(in, "job_dict"), 0o755))
+	must(os.WriteFile(filepath.Join(in, "job_dict", "job_1.json"), []byte(`{
+	  "s3_location": ["s3://bucket/asset_1", "s3://bucket/asset_2"],
+	  "asset_name": ["asset_1", "asset_2"],
+	  "docdb_record_id": ["id_1", "id_2"]
+	}`), 0o644))
+	must(os.WriteFile(filepath.Join(in, "analysis_parameters.json"), []byte(`{"fixed_parameters": {"label": "two sessions"}}`), 0o644))
+
+	code := wrapper.MainArgs(countAssets, []string{
+		"--input-directory", in, "--output-directory", out, "--scratch-directory", filepath.Join(dir, "scratch"),
+		"--log-level", "error",
 	})
+	fmt.Println("exit code:", code)
+	reports, _ := filepath.Glob(filepath.Join(out, "*", "report.txt"))
+	for _, r := range reports {
+		b, _ := os.ReadFile(r)
+		fmt.Printf("<hash>/report.txt: %s", b)
+	}
+	// Output:
+	// aind-wrapper: 1 jobs: 0 ran, 1 dry-run, 0 skipped as done, 0 failed, 0 deferred (claimed elsewhere)
+	// exit code: 0
+	// <hash>/report.txt: two sessions
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
 }
