@@ -29,7 +29,9 @@ func words(s string) []string {
 }
 
 // Resolve returns the code identity, a note for the record (the commit when the version
-// is one), and whether any code identity is known (a URL).
+// is one), and whether any code identity is known (a URL). The code's name is --code-name,
+// else NameFromURL of the URL: never the analysis command (which the dispatcher cannot
+// know), so the dispatcher and the wrapper name the code alike.
 func (f CodeFlags) Resolve() (identity.CodeInfo, string, bool) {
 	url := f.CodeURL
 	if url == "" && f.CapsuleID != "" {
@@ -46,6 +48,24 @@ func (f CodeFlags) Resolve() (identity.CodeInfo, string, bool) {
 	if run == "" {
 		run = DefaultRunScript
 	}
-	info := identity.CodeInfo{URL: url, Name: f.CodeName, Version: version, RunScript: run}
+	name := strings.TrimSpace(f.CodeName)
+	if name == "" {
+		name = NameFromURL(url)
+	}
+	info := identity.CodeInfo{URL: url, Name: name, Version: version, RunScript: run}
 	return info, note, url != ""
+}
+
+// NameFromURL derives a code name from its URL: the last non-empty path segment, without
+// a query, a fragment or a ".git" suffix ("https://github.com/org/my-analysis.git" gives
+// "my-analysis"); "" for "".
+func NameFromURL(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	segments := strings.FieldsFunc(u, func(r rune) bool { return r == '/' })
+	if len(segments) == 0 {
+		return ""
+	}
+	return strings.TrimSuffix(segments[len(segments)-1], ".git")
 }
