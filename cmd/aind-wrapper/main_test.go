@@ -83,9 +83,10 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// hash is the identity the wrapper computes for the stack's job with these parameters.
+// hash is the identity the wrapper computes for the stack's job with these parameters. The
+// code's name comes from its URL (no --code_name), never from the command (sh).
 func (s *stack) hash(p map[string]any) string {
-	h, _ := s.job.Code(identity.CodeInfo{URL: "https://example.org/analysis", Version: "2.0.0", RunScript: "code/run", Name: "sh"}, p).Hash()
+	h, _ := s.job.Code(identity.CodeInfo{URL: "https://example.org/analysis", Version: "2.0.0", RunScript: "code/run", Name: "analysis"}, p).Hash()
 	return h
 }
 

@@ -105,8 +105,10 @@ func NewParser(ctx context.Context, name, description string, cmd any) (*kong.Ko
 // DropEmpty applies the rule "an empty value means not set" to every flag of every binary:
 // Nextflow passes every pipeline param on every task and the config's defaults are empty strings, and
 // Code Ocean's app panel passes unset fields as empty strings. Before "--" it removes each
-// --name= argument (known flag or parameter override) and each --name "" pair of a known
-// flag that takes a value, so the flag's environment variable or default applies. It also
+// --name= argument of a known flag and each --name "" pair of a known flag that takes a
+// value, so the flag's environment variable or default applies. An unknown --name= stays,
+// so that a misspelled flag is still reported (or, for a command with ParameterFlags,
+// checked against the parameter schema and then ignored as an unset parameter). It also
 // stops an environment variable that is set but empty from counting as set (kong would parse
 // "" as the value). It returns the arguments left; parser's model is changed in place.
 func DropEmpty(parser *kong.Kong, args []string) []string {
@@ -133,6 +135,7 @@ func DropEmpty(parser *kong.Kong, args []string) []string {
 		}
 	}
 	walk(parser.Model.Node)
+	known := FlagNames(parser)
 	kept := make([]string, 0, len(args))
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -141,7 +144,7 @@ func DropEmpty(parser *kong.Kong, args []string) []string {
 		}
 		if strings.HasPrefix(a, "--") {
 			name, value, hasValue := strings.Cut(a[2:], "=")
-			if hasValue && value == "" && name != "" {
+			if hasValue && value == "" && known[name] {
 				continue
 			}
 			if !hasValue && takesValue[name] && i+1 < len(args) && args[i+1] == "" {

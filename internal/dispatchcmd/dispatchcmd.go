@@ -29,7 +29,8 @@ const Description = "Select data assets from DocDB and write one job file per un
 
 // Main runs aind-dispatch with args (without the program name) and returns the exit code.
 func Main(args []string) int {
-	return cli.Main("aind-dispatch", Description, &dispatchCmd{}, args, os.Stderr)
+	cmd := &dispatchCmd{}
+	return cli.Main("aind-dispatch", Description+"\n\n"+cli.OverridesHelp, cmd, args, os.Stderr, cmd.Filter())
 }
 
 // dispatchCmd holds the flags. Every flag has its Code Ocean snake_case alias and an
@@ -50,11 +51,11 @@ type dispatchCmd struct {
 	DropNullGroups   bool          `name:"drop-null-groups" aliases:"drop_null_groups" env:"DROP_NULL_GROUPS" default:"true" negatable:"" help:"Drop records whose group_by / filter_by fields are missing or null."`
 	InputDirectory   string        `name:"input-directory" aliases:"input_directory" env:"INPUT_DIRECTORY" default:"/data" type:"path" help:"Folder with the query file, the CSV and analysis_parameters.json."`
 	OutputDirectory  string        `name:"output-directory" aliases:"output_directory" env:"OUTPUT_DIRECTORY" default:"/results" type:"path" help:"Folder receiving the task folders 0, 1, ...; must be absent or empty."`
-	ParameterSchema  string        `name:"parameter-schema" aliases:"parameter_schema" env:"PARAMETER_SCHEMA" type:"path" help:"The analysis' parameter JSON Schema: its defaults enter job identities as in the wrapper, so done jobs are recognised."`
 	AnalysisParams   string        `name:"analysis-parameters" aliases:"analysis_parameters" env:"ANALYSIS_PARAMETERS" type:"path" help:"analysis_parameters.json (default: found in the input directory)."`
 	ListConcurrency  int           `name:"list-concurrency" aliases:"list_concurrency" env:"AIND_LIST_CONCURRENCY" default:"32" help:"Asset prefixes listed at once."`
 	AssetDatabase    string        `name:"asset-database" aliases:"asset_database" env:"DOCDB_ASSET_DATABASE" default:"metadata_index" help:"Database of the data-asset records."`
 	AssetCollection  string        `name:"asset-collection" aliases:"asset_collection" env:"DOCDB_ASSET_COLLECTION" default:"data_assets" help:"Collection of the data-asset records."`
+	cli.ParameterFlags
 	cli.CodeFlags
 	cli.DocDBFlags
 }
@@ -135,10 +136,11 @@ func (c *dispatchCmd) options() (dispatch.Options, error) {
 	if o.Parameters, err = params.Load(path); err != nil {
 		return o, err
 	}
-	if c.ParameterSchema != "" {
-		if o.ParameterSchema, err = params.LoadSchema(c.ParameterSchema); err != nil {
-			return o, err
-		}
+	if o.ParameterSchema, err = c.Schema(); err != nil {
+		return o, err
+	}
+	if o.Overrides, err = c.ParameterFlags.Overrides(); err != nil {
+		return o, err
 	}
 	if info, _, known := c.CodeFlags.Resolve(); known {
 		o.Code = info

@@ -17,7 +17,7 @@ const Description = "Run an analysis once per job, publish its results and recor
 func Main(args []string) int {
 	cmd := &wrapperCmd{}
 	cmd.Run.globals = &cmd.Globals
-	return cli.Main("aind-wrapper", Description, cmd, args, os.Stderr, cmd.Run.OverrideFilter())
+	return cli.Main("aind-wrapper", Description+"\n\n"+cli.OverridesHelp, cmd, args, os.Stderr, cmd.Run.Filter())
 }
 
 // wrapperCmd is the command tree: aind-wrapper [--version] run [flags] -- <command> [args].
@@ -39,9 +39,5 @@ func (c *runCmd) Run(ctx context.Context) error {
 	if len(c.Command) > 0 && c.Command[0] == "--" {
 		c.Command = c.Command[1:] // kong's passthrough keeps the separator
 	}
-	name := "analysis"
-	if len(c.Command) > 0 {
-		name = c.Command[0]
-	}
-	return c.Execute(ctx, c.globals.Logger(), wrapper.Command{Argv: c.Command, Stderr: os.Stderr}, name)
+	return c.Execute(ctx, c.globals.Logger(), wrapper.Command{Argv: c.Command, Stderr: os.Stderr})
 }

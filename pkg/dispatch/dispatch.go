@@ -54,6 +54,9 @@ type Options struct {
 	// does; without it, jobs of an analysis whose schema has defaults are not recognised as
 	// done here (the wrapper still skips them).
 	ParameterSchema *params.Schema
+	// Overrides are the command-line parameter overrides, the same the wrapper is given
+	// (cli.ParameterFlags): they enter the identity between fixed and job parameters.
+	Overrides map[string]any
 	// Code identifies the analysis that will run. When zero, jobs carry no analysis_code
 	// and nothing is skipped as done (the wrapper still skips them).
 	Code identity.CodeInfo
@@ -235,13 +238,11 @@ func (d *dispatcher) expand(ctx context.Context, w *writer, j job.Job) error {
 		c.DistributedParameters = p
 		hash := ""
 		if !d.opts.Code.IsZero() {
-			merged, _, _ := params.Resolve(d.opts.ParameterSchema, append(d.opts.Parameters.Layers(), params.Layer{Source: "job distributed_parameters", Values: p})...)
-			code := c.Code(d.opts.Code, merged)
-			h, err := code.Hash()
+			id, err := c.Identity(job.Inputs{Code: d.opts.Code, Parameters: d.opts.Parameters, Overrides: d.opts.Overrides, Schema: d.opts.ParameterSchema})
 			if err != nil {
 				return err
 			}
-			c.AnalysisCode, hash = &code, h
+			c.AnalysisCode, hash = &id.Code, id.Hash
 		}
 		d.stats.Jobs++
 		d.progress.Count("jobs", 1)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/params"
 )
 
 // Job is one unit of work: one asset, or a group of assets (every list has one entry per
@@ -149,6 +150,52 @@ func (j Job) Code(info identity.CodeInfo, params map[string]any) identity.Code {
 		p[identity.FileLocationKey] = files
 	}
 	return identity.NewCode(info, p, j.S3Location)
+}
+
+// Inputs are everything besides the job file that enters a job's identity. Each is a
+// pipeline param that both the dispatcher and the wrapper receive, so they build the same
+// Inputs and get the same identity.
+type Inputs struct {
+	// Code is the analysis code (cli.CodeFlags.Resolve).
+	Code identity.CodeInfo
+	// Parameters is analysis_parameters.json.
+	Parameters params.File
+	// Overrides are the command-line parameter overrides (cli.ParameterFlags.Overrides).
+	Overrides map[string]any
+	// Schema is the analysis' parameter schema, whose defaults fill absent keys; nil for none.
+	Schema *params.Schema
+}
+
+// Resolved is a job's identity and the parameters it runs with.
+type Resolved struct {
+	// Code is the processing Code block; Hash is its identity.
+	Code identity.Code
+	Hash string
+	// Parameters are the merged parameters with schema defaults filled (without the job's
+	// files): what the analysis runs with and what the schema validates.
+	Parameters map[string]any
+	// Overridden and Filled are for the log: values a later layer replaced, and the keys
+	// the schema's defaults filled.
+	Overridden []params.Override
+	Filled     []string
+}
+
+// Identity is the one function computing a job's identity, called by the dispatcher (to
+// skip work already done) and by the wrapper (to name and record results). Parameters
+// merge fixed < command line < the job's distributed_parameters, then the schema's
+// defaults fill absent keys (params.Resolve); the job's assets and files and the code
+// complete the Code block (Job.Code), which identity.NewCode normalises.
+func (j Job) Identity(in Inputs) (Resolved, error) {
+	layers := append(in.Parameters.Layers(),
+		params.Layer{Source: "command line", Values: in.Overrides},
+		params.Layer{Source: "job distributed_parameters", Values: j.DistributedParameters})
+	merged, overridden, filled := params.Resolve(in.Schema, layers...)
+	code := j.Code(in.Code, merged)
+	hash, err := code.Hash()
+	if err != nil {
+		return Resolved{}, err
+	}
+	return Resolved{Code: code, Hash: hash, Parameters: merged, Overridden: overridden, Filled: filled}, nil
 }
 
 // File is a job read from a job_dict folder.

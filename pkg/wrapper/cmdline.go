@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alecthomas/kong"
 	"github.com/rs/zerolog"
 
 	"github.com/allenneuraldynamics/aind-analysis-go/internal/cli"
@@ -20,20 +19,20 @@ import (
 
 // Flags are the wrapper's settings, the same for `aind-wrapper run -- <command>` and for a
 // Go analysis built with Main. Every flag has its Code Ocean snake_case alias and an
-// environment variable; any other --name=value is an analysis parameter override (the Code
-// Ocean app panel passes parameters that way), typed by the parameter schema.
+// environment variable. Analysis parameters are given as the dispatcher takes them
+// (cli.ParameterFlags, cli.OverridesHelp): --param k=v, --parameter_overrides, or --k=v for
+// a property of the parameter schema; any other --name is a usage error.
 type Flags struct {
 	cli.CodeFlags
 	cli.DocDBFlags
+	cli.ParameterFlags
 
 	InputDirectory     string        `name:"input-directory" aliases:"input_directory" env:"INPUT_DIRECTORY" default:"/data" type:"path" help:"Folder holding job_dict/ and analysis_parameters.json."`
 	JobDict            string        `name:"job-dict" aliases:"job_dict" env:"JOB_DICT" type:"path" help:"Folder of job files (default <input-directory>/job_dict)."`
 	OutputDirectory    string        `name:"output-directory" aliases:"output_directory" env:"OUTPUT_DIRECTORY" default:"/results" type:"path" help:"Folder receiving one result folder per job (named by its hash) and skip_/failed_ markers."`
 	ScratchDirectory   string        `name:"scratch-directory" aliases:"scratch_directory" env:"SCRATCH_DIRECTORY" type:"path" help:"Working folder, not published (default /scratch if present, else a temp folder)."`
 	AnalysisParameters string        `name:"analysis-parameters" aliases:"analysis_parameters" env:"ANALYSIS_PARAMETERS" type:"path" help:"analysis_parameters.json (default: found in the input directory)."`
-	ParameterSchema    string        `name:"parameter-schema" aliases:"parameter_schema" env:"PARAMETER_SCHEMA" type:"path" help:"JSON Schema of the analysis parameters."`
 	OutputSchema       string        `name:"output-schema" aliases:"output_schema" env:"OUTPUT_SCHEMA" type:"path" help:"JSON Schema of the analysis outputs (outputs.json)."`
-	Param              []string      `name:"param" help:"Parameter override key=value (repeatable); --key=value works too."`
 	DryRun             bool          `name:"dry-run" aliases:"dry_run" env:"DRY_RUN" default:"true" negatable:"" help:"Run and write metadata.nd.json locally, but upload and record nothing (default, as upstream)."`
 	AnalysisBucket     string        `name:"analysis-bucket" aliases:"analysis_bucket" env:"ANALYSIS_BUCKET" help:"Where results go: s3://bucket[/prefix] (or a local folder); each job under <hash>/."`
 	Experimenter       []string      `name:"experimenter" env:"CODEOCEAN_EMAIL" help:"Who ran the analysis (e-mail)."`
@@ -45,47 +44,12 @@ type Flags struct {
 	Timeout            time.Duration `name:"timeout" env:"AIND_ANALYSIS_TIMEOUT" help:"Stop a job's analysis after this long (0: no limit)."`
 	ClaimLease         time.Duration `name:"claim-lease" aliases:"claim_lease" env:"AIND_CLAIM_LEASE" default:"2m" help:"Lease of a job's claim, renewed while it runs; a crashed wrapper's job is taken over after it."`
 	UploadConcurrency  int           `name:"upload-concurrency" aliases:"upload_concurrency" env:"AIND_UPLOAD_CONCURRENCY" default:"16" help:"Files uploaded at once."`
-
-	// overrides are the --name=value arguments that are not flags.
-	overrides []string
-}
-
-// OverrideFilter returns an ArgsFilter moving every --name=value (or --name value)
-// argument that is not one of the parser's flags into f.overrides. Arguments after "--"
-// (the analysis command) are left alone.
-func (f *Flags) OverrideFilter() cli.ArgsFilter {
-	return func(parser *kong.Kong, args []string) []string {
-		known := cli.FlagNames(parser)
-		var kept []string
-		for i := 0; i < len(args); i++ {
-			a := args[i]
-			if a == "--" {
-				kept = append(kept, args[i:]...)
-				break
-			}
-			name, value, hasValue := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-			if !strings.HasPrefix(a, "--") || known[name] || name == "" {
-				kept = append(kept, a)
-				continue
-			}
-			if !hasValue {
-				if i+1 < len(args) && !strings.HasPrefix(args[i+1], "--") {
-					i++
-					value = args[i]
-				} else {
-					value = "true"
-				}
-			}
-			f.overrides = append(f.overrides, name+"="+value)
-		}
-		return kept
-	}
 }
 
 // Execute runs analysis a under these flags, logging to log, and returns the run's error
 // for the exit code.
-func (f *Flags) Execute(ctx context.Context, log zerolog.Logger, a Analysis, defaultName string) error {
-	cfg, err := f.config(defaultName)
+func (f *Flags) Execute(ctx context.Context, log zerolog.Logger, a Analysis) error {
+	cfg, err := f.config()
 	if err != nil {
 		return err
 	}
@@ -119,12 +83,11 @@ func (f *Flags) Execute(ctx context.Context, log zerolog.Logger, a Analysis, def
 	return sum.Err()
 }
 
-// config turns flags and files into a Config; every error names its input.
-func (f *Flags) config(defaultName string) (Config, error) {
+// config turns flags and files into a Config; every error names its input. The code
+// identity and the parameter overrides come from the flags the dispatcher shares
+// (cli.CodeFlags, cli.ParameterFlags), so both compute the same job identities.
+func (f *Flags) config() (Config, error) {
 	info, note, _ := f.CodeFlags.Resolve()
-	if info.Name == "" {
-		info.Name = defaultName
-	}
 	cfg := Config{
 		JobDir:            f.JobDict,
 		OutputDir:         f.OutputDirectory,
@@ -174,34 +137,24 @@ func (f *Flags) config(defaultName string) (Config, error) {
 	if cfg.Parameters, err = params.Load(path); err != nil {
 		return cfg, err
 	}
-	if f.ParameterSchema != "" {
-		if cfg.ParameterSchema, err = params.LoadSchema(f.ParameterSchema); err != nil {
-			return cfg, err
-		}
+	if cfg.ParameterSchema, err = f.Schema(); err != nil {
+		return cfg, err
 	}
 	if f.OutputSchema != "" {
 		if cfg.OutputSchema, err = params.LoadSchema(f.OutputSchema); err != nil {
 			return cfg, err
 		}
 	}
-	cfg.Overrides = map[string]any{}
-	for _, kv := range append(append([]string{}, f.Param...), f.overrides...) {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return cfg, fault.Usagef("parameter override %q: want key=value", kv)
-		}
-		val, err := cfg.ParameterSchema.Coerce(k, v)
-		if err != nil {
-			return cfg, err
-		}
-		cfg.Overrides[k] = val
+	if cfg.Overrides, err = f.Overrides(); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }
 
 // GoAnalysis describes an analysis written in Go, for Main.
 type GoAnalysis struct {
-	// Name is the binary's and, by default, the code's name.
+	// Name is the binary's name. It is not the code's name, which is --code_name or
+	// derived from --code_url as the dispatcher does (cli.CodeFlags.Resolve).
 	Name string
 	// Description is shown in --help.
 	Description string
@@ -223,16 +176,18 @@ func (c *goCmd) Run(ctx context.Context) error {
 	if err := c.embedSchemas(); err != nil {
 		return err
 	}
-	return c.Execute(ctx, c.Logger(), a.Run, a.Name)
+	return c.Execute(ctx, c.Logger(), a.Run)
 }
 
-// embedSchemas writes the built-in schemas to temporary files when no flag names one.
+// embedSchemas writes the built-in output schema to a temporary file when no flag names
+// one (the parameter schema is set with SetDefaultSchema, as the command line is checked
+// against it before Run).
 func (c *goCmd) embedSchemas() error {
 	for _, s := range []struct {
 		flag *string
 		data []byte
 		name string
-	}{{&c.ParameterSchema, c.analysis.ParameterSchema, "parameter_schema.json"}, {&c.OutputSchema, c.analysis.OutputSchema, "output_schema.json"}} {
+	}{{&c.OutputSchema, c.analysis.OutputSchema, "output_schema.json"}} {
 		if *s.flag != "" || len(s.data) == 0 {
 			continue
 		}
@@ -266,5 +221,6 @@ func MainArgs(a GoAnalysis, args []string) int {
 		desc = a.Name + ": an analysis run once per job by the aind wrapper."
 	}
 	cmd := &goCmd{analysis: a}
-	return cli.Main(a.Name, desc, cmd, args, os.Stderr, cmd.OverrideFilter())
+	cmd.SetDefaultSchema(a.ParameterSchema)
+	return cli.Main(a.Name, desc+"\n\n"+cli.OverridesHelp, cmd, args, os.Stderr, cmd.Filter())
 }

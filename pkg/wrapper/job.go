@@ -16,7 +16,6 @@ import (
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/job"
-	"github.com/allenneuraldynamics/aind-analysis-go/pkg/params"
 )
 
 // File names in a job's result folder and markers in the output folder.
@@ -55,24 +54,25 @@ func (r *runner) writeMarker(prefix, stem string, m marker) {
 	}
 }
 
-// resolveParameters merges fixed < command line < job, logs each override, fills the
-// schema's defaults and validates.
-func (r *runner) resolveParameters(j job.Job, log zerolog.Logger) (map[string]any, error) {
-	layers := append(r.cfg.Parameters.Layers(),
-		params.Layer{Source: "command line", Values: r.cfg.Overrides},
-		params.Layer{Source: "job distributed_parameters", Values: j.DistributedParameters})
-	merged, overrides, filled := params.Resolve(r.cfg.ParameterSchema, layers...)
-	for _, o := range overrides {
+// resolveParameters computes the job's identity with the function the dispatcher uses
+// (fixed < command line < job, then the schema's defaults), logs each override and
+// validates the parameters.
+func (r *runner) resolveParameters(j job.Job, log zerolog.Logger) (job.Resolved, error) {
+	id, err := j.Identity(job.Inputs{Code: r.cfg.Code, Parameters: r.cfg.Parameters, Overrides: r.cfg.Overrides, Schema: r.cfg.ParameterSchema})
+	if err != nil {
+		return id, err
+	}
+	for _, o := range id.Overridden {
 		log.Info().Str("parameter", o.Key).Interface("old", o.Old).Str("old_source", o.Previous).
 			Interface("new", o.New).Str("source", o.Source).Msg("parameter overridden")
 	}
-	if len(filled) > 0 {
-		log.Info().Strs("parameters", filled).Msg("schema defaults applied")
+	if len(id.Filled) > 0 {
+		log.Info().Strs("parameters", id.Filled).Msg("schema defaults applied")
 	}
-	if err := r.cfg.ParameterSchema.Validate("parameters", merged); err != nil {
-		return nil, err
+	if err := r.cfg.ParameterSchema.Validate("parameters", id.Parameters); err != nil {
+		return id, err
 	}
-	return merged, nil
+	return id, nil
 }
 
 func (r *runner) runJob(ctx context.Context, f job.File, log zerolog.Logger) (res Result) {
@@ -86,15 +86,11 @@ func (r *runner) runJob(ctx context.Context, f job.File, log zerolog.Logger) (re
 		return res
 	}
 
-	parameters, err := r.resolveParameters(f.Job, log)
+	id, err := r.resolveParameters(f.Job, log)
 	if err != nil {
 		return fail(fmt.Errorf("job %s: %w", f.Path, err))
 	}
-	code := f.Job.Code(r.cfg.Code, parameters)
-	hash, err := code.Hash()
-	if err != nil {
-		return fail(err)
-	}
+	parameters, code, hash := id.Parameters, id.Code, id.Hash
 	res.Hash = hash
 	log = log.With().Str("hash", hash).Logger()
 

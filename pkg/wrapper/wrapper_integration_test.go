@@ -467,8 +467,8 @@ func TestMainArgsRunsAGoAnalysis(t *testing.T) {
 		t.Fatal("no record")
 	}
 	code2 := rec["processing"].(map[string]any)["data_processes"].([]any)[0].(map[string]any)["code"].(map[string]any)
-	if code2["name"] != "go-analysis" || code2["parameters"].(map[string]any)["window"] != float64(10) {
-		t.Fatalf("code block %v: want the analysis name and the embedded schema's defaults", code2)
+	if code2["name"] != "go" || code2["parameters"].(map[string]any)["window"] != float64(10) {
+		t.Fatalf("code block %v: want the name derived from --code_url (as the dispatcher derives it) and the embedded schema's defaults", code2)
 	}
 }
 
