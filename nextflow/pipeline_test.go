@@ -2,6 +2,7 @@ package nextflow
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -212,6 +213,34 @@ func TestScriptCommandLinesParseWithOurCLIs(t *testing.T) {
 			t.Fatalf("--parse-only accepted a non-integer: %s", out)
 		}
 	})
+	// Mutations of main.nf's own lines: a misspelled flag, with a value or empty (as an
+	// unset param reaches the binary), must fail the parse in both processes; a wrapper
+	// flag that is not a flag would otherwise become an analysis parameter.
+	values := map[string]any{}
+	for k, p := range props {
+		values[k] = p.Default
+	}
+	lines := scriptLines(t)
+	for _, m := range []struct{ process, flag, typo string }{
+		{"WRAPPER", "--dry_run=", "--dry_rn="},
+		{"WRAPPER", "--code_name=", "--code_nam="},
+		{"WRAPPER", "--parameter_overrides=", "--parameter_overide="},
+		{"DISPATCH", "--split_files=", "--split_file="},
+		{"DISPATCH", "--code_name=", "--code_nam="},
+	} {
+		t.Run("misspelled "+m.process+" flag "+m.typo, func(t *testing.T) {
+			line := lines[m.process]
+			if strings.Count(line, " "+m.flag) != 1 {
+				t.Fatalf("main.nf's %s line has no single %s", m.process, m.flag)
+			}
+			words := shellWords(interpolate(t, strings.Replace(line, " "+m.flag, " "+m.typo, 1), values, man))
+			out, err := exec.Command(bins[words[0]], append([]string{"--parse-only"}, words[1:]...)...).CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), strings.TrimSuffix(m.typo, "=")) {
+				t.Fatalf("%s with %s: %v (want exit 2 naming it)\n%s", m.process, m.typo, err, out)
+			}
+		})
+	}
 }
 
 func TestEveryParamIsDocumentedAndDeclared(t *testing.T) {
