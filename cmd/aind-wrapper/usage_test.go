@@ -51,3 +51,13 @@ func TestMisspelledFlagIsAUsageError(t *testing.T) {
 		})
 	}
 }
+
+// The override rule is documented where a user looks: `aind-wrapper run --help`.
+func TestRunHelpDocumentsParameterOverrides(t *testing.T) {
+	r := clitest.Run(t, binary, nil, "run", "--help")
+	for _, w := range []string{"--param k=v", "--parameter_overrides", "neither a flag nor a property", "True/False/None"} {
+		if r.Code != 0 || !strings.Contains(strings.Join(strings.Fields(r.Stdout), " "), w) {
+			t.Errorf("run --help (exit %d) does not say %q:\n%s", r.Code, w, r.Stdout)
+		}
+	}
+}

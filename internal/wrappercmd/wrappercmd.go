@@ -34,6 +34,10 @@ type runCmd struct {
 	globals *cli.Globals
 }
 
+// Help is shown by `aind-wrapper run --help` under the usage line: how analysis parameters
+// are given on the command line.
+func (c *runCmd) Help() string { return cli.OverridesHelp }
+
 // Run executes the wrapper with the command analysis.
 func (c *runCmd) Run(ctx context.Context) error {
 	if len(c.Command) > 0 && c.Command[0] == "--" {
