@@ -214,8 +214,13 @@ func Main(a GoAnalysis) {
 	os.Exit(MainArgs(a, os.Args[1:]))
 }
 
-// MainArgs is Main with explicit arguments; it returns the exit code.
+// MainArgs is Main with explicit arguments; it returns the exit code. Run as the analysis
+// command of `aind-wrapper run` (AIND_JOB_FILE and AIND_OUTPUT_DIR set), it analyses that
+// one job and leaves the rest to the enclosing wrapper (see runAsCommand).
 func MainArgs(a GoAnalysis, args []string) int {
+	if underWrapper() {
+		return runAsCommand(a, args, os.Stderr)
+	}
 	desc := a.Description
 	if desc == "" {
 		desc = a.Name + ": an analysis run once per job by the aind wrapper."

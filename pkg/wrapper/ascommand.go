@@ -1,0 +1,86 @@
+package wrapper
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/job"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/logs"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
+)
+
+// underWrapper reports whether this process is the analysis command of an enclosing
+// `aind-wrapper run` (which sets AIND_JOB_FILE and AIND_OUTPUT_DIR for its command).
+func underWrapper() bool {
+	return os.Getenv(EnvJobFile) != "" && os.Getenv(EnvOutputDir) != ""
+}
+
+// runAsCommand runs a Go analysis as the command of an enclosing `aind-wrapper run`, so any
+// binary built with Main is also a valid --analysis_command of the pipeline: the enclosing
+// wrapper has already resolved the job, its parameters and its identity, holds the claim and
+// will publish; this process only analyses the one job described by the AIND_* environment
+// (see Command) and writes its output values to $AIND_OUTPUTS_FILE. Flags are refused here:
+// they belong to the enclosing wrapper. It returns the exit code Command interprets: 0, 1
+// (the job failed), 75 (transient), 2 (usage).
+func runAsCommand(a GoAnalysis, args []string, stderr io.Writer) int {
+	log := logs.New(stderr, os.Getenv("AIND_LOG_LEVEL"))
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "%s: %v\n", a.Name, err)
+		return fault.ExitCode(err)
+	}
+	if len(args) > 0 {
+		return fail(fault.Usagef("run by aind-wrapper (%s is set): flags %q belong to the wrapper, not to its analysis command", EnvJobFile, args))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	in := Input{
+		JobFile:        os.Getenv(EnvJobFile),
+		ParametersFile: os.Getenv(EnvParametersFile),
+		Hash:           os.Getenv(EnvJobHash),
+		OutputDir:      os.Getenv(EnvOutputDir),
+		ScratchDir:     os.Getenv(EnvScratchDir),
+		Log:            log,
+	}
+	data, err := os.ReadFile(in.JobFile)
+	if err != nil {
+		return fail(fault.Usagef("job file (%s): %w", EnvJobFile, err))
+	}
+	if in.Job, err = job.Parse(data, in.JobFile); err != nil {
+		return fail(fault.Usage(err))
+	}
+	in.Parameters = map[string]any{}
+	if in.ParametersFile != "" {
+		b, err := os.ReadFile(in.ParametersFile)
+		if err != nil {
+			return fail(fault.Usagef("parameters file (%s): %w", EnvParametersFile, err))
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber() // as the wrapper hands parameters to an in-process analysis
+		if err := dec.Decode(&in.Parameters); err != nil {
+			return fail(fault.Usagef("parameters file %s: must be a JSON object: %w", in.ParametersFile, err))
+		}
+	}
+	if in.Store, err = storage.New(ctx, storage.Options{}); err != nil {
+		return fail(err)
+	}
+	outputs, err := a.Run(ctx, in)
+	if err != nil {
+		return fail(err)
+	}
+	if outputs == nil {
+		outputs = map[string]any{}
+	}
+	if path := os.Getenv(EnvOutputsFile); path != "" {
+		if err := writeJSON(path, outputs); err != nil {
+			return fail(fmt.Errorf("writing outputs: %w", err))
+		}
+	}
+	return fault.ExitOK
+}
