@@ -8,7 +8,18 @@
  *
  * Each script is one command line: the logic lives in aind-dispatch and aind-wrapper.
  * Every flag is passed on every run (empty values mean "not set"), so
- * nextflow/pipeline_test.go can check each one against the CLIs and nextflow_schema.json.
+ * nextflow/pipeline_test.go can check each one against the CLIs and nextflow_schema.json;
+ * nextflow/nextflow_test.go runs the pipeline itself with Nextflow.
+ *
+ * Caching: DISPATCH always runs (cache false): what it writes depends on DocDB, which
+ * Nextflow cannot see (a new asset, a job recorded since). Its job files are deterministic,
+ * so with -resume a WRAPPER task whose job folder has the same content is re-used
+ * (cache 'deep': by content, not by the path of DISPATCH's new work folder).
+ *
+ * Failures: the wrapper exits 1 when a job failed permanently (the other jobs of its task
+ * ran); the task then succeeds so that its failed_ marker and error.txt are published, and
+ * the run ends with an error listing the failed jobs. Exit 75 (transient) is retried by the
+ * error strategy of nextflow/base.config; any other exit fails the task.
  */
 nextflow.enable.dsl = 2
 
@@ -16,6 +27,7 @@ process DISPATCH {
     tag 'dispatch'
     label 'aind_dispatch'
     container params.tools_container
+    cache false
 
     input:
     path input_files, stageAs: 'data/*'
@@ -36,14 +48,16 @@ process DISPATCH {
 }
 
 process WRAPPER {
-    tag "${job_dict.name}"
+    tag "${jobs}"
     label 'aind_wrapper'
     container params.analysis_container
     maxForks params.max_forks
-    publishDir params.outdir, mode: 'copy'
+    cache 'deep'
+    // results/<hash>/ lands as <outdir>/<hash>/ (and the markers beside it), next to pipeline_info/.
+    publishDir params.outdir, mode: 'copy', saveAs: { it.startsWith('results/') ? it.substring(8) : it }
 
     input:
-    path job_dict, stageAs: 'data/job_dict'
+    tuple val(jobs), path(job_files, stageAs: 'data/job_dict/*')
     path input_files, stageAs: 'data/*'
     path analysis_code, stageAs: 'code'
 
@@ -52,7 +66,7 @@ process WRAPPER {
 
     script:
     """
-    aind-wrapper run --input_directory=data --output_directory=results --scratch_directory=scratch --dry_run=${params.dry_run} --parameter_schema='${params.parameter_schema}' --parameter_overrides='${params.parameter_overrides}' --output_schema='${params.output_schema}' --timeout=${params.analysis_timeout} --code_url='${params.code_url}' --code_name='${params.code_name}' --code_version='${params.code_version}' --pipeline_name='${workflow.manifest.name}' --pipeline_version='${workflow.manifest.version}' --pipeline_url='${workflow.manifest.homePage}' -- ${params.analysis_command}
+    aind-wrapper run --input_directory=data --output_directory=results --scratch_directory=scratch --dry_run=${params.dry_run} --parameter_schema='${params.parameter_schema}' --parameter_overrides='${params.parameter_overrides}' --output_schema='${params.output_schema}' --timeout=${params.analysis_timeout} --code_url='${params.code_url}' --code_name='${params.code_name}' --code_version='${params.code_version}' --pipeline_name='${workflow.manifest.name}' --pipeline_version='${workflow.manifest.version}' --pipeline_url='${workflow.manifest.homePage}' -- ${params.analysis_command} || { s=\$?; [ \$s -eq 1 ] || exit \$s; }
     """
 
     stub:
@@ -73,6 +87,14 @@ workflow {
 
     // The dispatcher writes task folders 0, 1, ...; with nothing to do it writes only
     // NO_JOBS.txt, which is not a folder: no wrapper task runs and the pipeline ends cleanly.
+    // Each folder's job files (not the folder) are the task's input, so -resume compares
+    // their content (a folder's deep hash includes where DISPATCH wrote it).
     job_folders = DISPATCH(input_files, analysis_code).flatten().filter { it.isDirectory() }
-    WRAPPER(job_folders, input_files, analysis_code)
+        .map { dir -> dir.listFiles().toList().sort { it.name } }
+        .map { files -> [files.collect { it.name - ~/\.json$/ }.join(','), files] }
+    results = WRAPPER(job_folders, input_files, analysis_code)
+
+    results.flatten().filter { it.name.startsWith('failed_') }.map { it.name }.collect().subscribe { failed ->
+        error("${failed.size()} job(s) failed: ${failed.join(', ')}; their error.txt and analysis.log are in ${params.outdir}/")
+    }
 }
