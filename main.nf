@@ -98,3 +98,9 @@ workflow {
         error("${failed.size()} job(s) failed: ${failed.join(', ')}; their error.txt and analysis.log are in ${params.outdir}/")
     }
 }
+
+// Nextflow's run summary, on every run (its own appears only on a terminal).
+workflow.onComplete {
+    def s = workflow.stats
+    log.info "Pipeline ${workflow.success ? 'completed' : 'FAILED'} in ${workflow.duration}: ${s.succeedCount} tasks succeeded, ${s.cachedCount} cached, ${s.failedCount} failed, ${s.ignoredCount} ignored; results in ${params.outdir}"
+}
