@@ -103,25 +103,24 @@ func (r *runner) runJob(ctx context.Context, f job.File, log zerolog.Logger) (re
 	}
 
 	jobCtx := ctx
+	var held *lease
 	if !r.cfg.DryRun {
-		held, release, err := r.claim(ctx, hash, log)
+		l, err := r.claim(ctx, hash, log)
 		if err != nil {
 			return fail(err)
 		}
-		if !held {
+		if l == nil {
 			res.Status = StatusDeferred
 			res.err = fault.Transient(fmt.Errorf("job %s (%s) is being run by another wrapper", stem, hash))
 			res.Error = res.err.Error()
 			return res
 		}
+		held = l
 		var cancel context.CancelCauseFunc
 		jobCtx, cancel = context.WithCancelCause(ctx)
 		defer cancel(nil)
-		stopHeartbeat := r.heartbeat(jobCtx, hash, cancel, log)
-		defer func() {
-			stopHeartbeat()
-			release()
-		}()
+		held.start(jobCtx, cancel)
+		defer held.stopAndRelease(ctx)
 		// Someone may have finished the job between our check and our claim.
 		if done, err := r.isDone(ctx, hash); err != nil {
 			return fail(err)
@@ -145,6 +144,8 @@ func (r *runner) runJob(ctx context.Context, f job.File, log zerolog.Logger) (re
 	outputs, started, ended, err := r.analyse(jobCtx, f, parameters, hash, outDir, scratch, log)
 	if err == nil {
 		err = r.cfg.OutputSchema.Validate("outputs", outputs)
+	} else if lost := claimStopped(ctx, jobCtx, err); lost != err {
+		err = lost
 	} else if cause := context.Cause(jobCtx); cause != nil && ctx.Err() == nil {
 		err = fmt.Errorf("%w (%v)", err, cause)
 	}
@@ -166,11 +167,16 @@ func (r *runner) runJob(ctx context.Context, f job.File, log zerolog.Logger) (re
 		res.Status = StatusDryRun
 		return res
 	}
-	if err := r.publish(jobCtx, outDir, hash, meta, log); err != nil {
-		if cause := context.Cause(jobCtx); cause != nil && ctx.Err() == nil {
-			err = fmt.Errorf("%w (%v)", err, cause)
+	if err := r.publish(jobCtx, outDir, hash, meta, held, log); err != nil {
+		if errors.Is(err, errRecordedElsewhere) {
+			// Our claim lapsed and another wrapper finished the job: its record and result
+			// stand; nothing of ours was recorded and nothing under the prefix was deleted.
+			log.Warn().Err(err).Msg("the job was recorded by another wrapper; leaving its result alone")
+			res.Status = StatusSkipped
+			r.writeMarker(SkipPrefix, stem, marker{Hash: hash, Status: StatusSkipped, Reason: err.Error() + "; this run's result was not recorded"})
+			return res
 		}
-		return fail(fmt.Errorf("job %s: publishing %s: %w", stem, meta.Location, err))
+		return fail(fmt.Errorf("job %s: publishing %s: %w", stem, meta.Location, claimStopped(ctx, jobCtx, err)))
 	}
 	res.Status = StatusDone
 	return res
@@ -199,44 +205,15 @@ func (r *runner) isDone(ctx context.Context, hash string) (bool, error) {
 	return found[hash], nil
 }
 
-// claim takes the job's claim; release drops it (safe to call once).
-func (r *runner) claim(ctx context.Context, hash string, log zerolog.Logger) (bool, func(), error) {
+// claim takes the job's claim: nil (and no error) when another wrapper holds it.
+func (r *runner) claim(ctx context.Context, hash string, log zerolog.Logger) (*lease, error) {
+	sent := time.Now()
 	held, err := r.deps.Claims.Claim(ctx, hash, r.cfg.Holder, r.cfg.Lease)
 	if err != nil || !held {
-		return false, func() {}, err
+		return nil, err
 	}
 	log.Debug().Str("holder", r.cfg.Holder).Dur("lease", r.cfg.Lease).Msg("job claimed")
-	return true, func() {
-		if err := r.deps.Claims.Release(context.WithoutCancel(ctx), hash, r.cfg.Holder); err != nil {
-			log.Warn().Err(err).Msg("releasing claim (it will expire)")
-		}
-	}, nil
-}
-
-// heartbeat renews the claim every Lease/3 until stopped; losing the claim cancels the job.
-func (r *runner) heartbeat(ctx context.Context, hash string, cancel context.CancelCauseFunc, log zerolog.Logger) func() {
-	done := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(r.cfg.Lease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := r.deps.Claims.Renew(ctx, hash, r.cfg.Holder, r.cfg.Lease); err != nil {
-					log.Error().Err(err).Msg("renewing claim failed: stopping the job")
-					cancel(err)
-					return
-				}
-			}
-		}
-	}()
-	return func() { close(done); <-stopped }
+	return newLease(r.deps.Claims, hash, r.cfg.Holder, r.cfg.Lease, sent, log), nil
 }
 
 // analyse runs the analysis with its inputs on disk and its log captured.

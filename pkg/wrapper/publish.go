@@ -39,11 +39,18 @@ type ManifestEntry struct {
 }
 
 // publish uploads outDir to <bucket>/<hash>/ and then writes the record. The caller holds
-// the job's claim and has checked that no record exists, so objects already under the
-// prefix are leftovers of a crashed attempt and are removed first.
-func (r *runner) publish(ctx context.Context, outDir, hash string, meta identity.Metadata, log zerolog.Logger) error {
+// the job's claim (held) and has checked that no record exists. Before each step that
+// only the holder may take, it confirms both again (fence): before removing objects
+// already under the prefix (leftovers of a crashed attempt) and before writing the
+// record, which is created insert-if-absent. A claim that cannot be confirmed stops the
+// job (ErrClaimLost, transient); a record that appeared is errRecordedElsewhere, and then
+// nothing is deleted or written.
+func (r *runner) publish(ctx context.Context, outDir, hash string, meta identity.Metadata, held *lease, log zerolog.Logger) error {
 	store := r.deps.Store
 	dest := r.cfg.Bucket.Join(hash)
+	if err := r.fence(ctx, held, hash, "clearing the prefix"); err != nil {
+		return err
+	}
 	var leftovers []storage.URL
 	if err := store.List(ctx, dest, func(o storage.Object) error {
 		leftovers = append(leftovers, o.URL)
@@ -90,10 +97,33 @@ func (r *runner) publish(ctx context.Context, outDir, hash string, meta identity
 	if err != nil {
 		return err
 	}
-	if err := r.deps.Records.Upsert(ctx, hash, doc); err != nil {
+	if err := r.fence(ctx, held, hash, "writing the record"); err != nil {
 		return err
 	}
+	ours, err := r.deps.Records.InsertIfAbsent(ctx, hash, doc)
+	if err != nil {
+		return err
+	}
+	if !ours {
+		return fmt.Errorf("%w (its record was written while this one uploaded)", errRecordedElsewhere)
+	}
 	log.Info().Str("location", dest.String()).Int("files", len(m.Files)+1).Msg("result published and recorded")
+	return nil
+}
+
+// fence confirms, right before step, that this wrapper still holds the job's claim
+// (renewing it within the renewal deadline) and that no record exists.
+func (r *runner) fence(ctx context.Context, held *lease, hash, step string) error {
+	if err := held.confirm(ctx, step); err != nil {
+		return err
+	}
+	done, err := r.isDone(ctx, hash)
+	if err != nil {
+		return err
+	}
+	if done {
+		return fmt.Errorf("%w (found before %s)", errRecordedElsewhere, step)
+	}
 	return nil
 }
 

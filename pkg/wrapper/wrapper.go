@@ -9,7 +9,10 @@
 // written only after every file and the manifest are uploaded and verified. A claim (a
 // lease in a claims collection, renewed while the job runs) makes concurrent wrappers of the
 // same job run it once; a crashed holder's claim expires and the next run takes it over,
-// clears the partial upload and finishes the job.
+// clears the partial upload and finishes the job. A wrapper whose claim is lost (refused,
+// or not renewed within its lease) stops and exits 75; before clearing the prefix and
+// before writing the record (insert-if-absent) it confirms it still holds the claim and
+// that no record exists, so a recorded result is never touched.
 package wrapper
 
 import (
@@ -66,16 +69,19 @@ type Input struct {
 	Log zerolog.Logger
 }
 
-// Records is the store of result records. *docdb.Collection implements it: Existing
-// answers for all ids in one query, Upsert replaces the record with _id = id.
+// Records is the store of result records. docdb.Store implements it: Existing answers
+// for all ids in one query; InsertIfAbsent creates the record with _id = id only if none
+// exists (a record is never overwritten) and reports whether the stored record is doc.
 type Records interface {
 	Existing(ctx context.Context, ids []string) (map[string]bool, error)
-	Upsert(ctx context.Context, id string, doc any) error
+	InsertIfAbsent(ctx context.Context, id string, doc any) (bool, error)
 }
 
-// Claims reserves jobs. *docdb.Collection (on a claims collection) implements it: Claim
+// Claims reserves jobs. docdb.Store (on a claims collection) implements it: Claim
 // returns true when holder holds the claim (taking over an expired one), Renew extends it
-// or fails with a permanent error when it was lost, Release drops it if still held.
+// or fails with a permanent (not transient) error when it was lost, Release drops it if
+// still held. Every method must return by ctx's deadline: the wrapper bounds renewals
+// well under the lease.
 type Claims interface {
 	Claim(ctx context.Context, id, holder string, lease time.Duration) (bool, error)
 	Renew(ctx context.Context, id, holder string, lease time.Duration) error
@@ -111,7 +117,8 @@ type Config struct {
 	Notes string
 	// Timeout bounds one job's analysis (0: none).
 	Timeout time.Duration
-	// Lease is the claim's lease, renewed every Lease/3 while the job runs.
+	// Lease is the claim's lease, renewed every Lease/3 while the job runs, each renewal
+	// bounded by Lease/4; the job stops when Lease less Lease/8 passes without one.
 	Lease time.Duration
 	// UploadConcurrency bounds simultaneous file uploads.
 	UploadConcurrency int

@@ -1,0 +1,216 @@
+package wrapper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
+)
+
+// ErrClaimLost means this wrapper no longer holds, or can no longer show that it holds,
+// its job's claim: a renewal was refused (another holder took the claim over), the claim
+// was not renewed within its lease, or it could not be confirmed before a step only the
+// holder may take. The job stops at once and fails transiently (exit 75): by the time the
+// pipeline retries, the job is recorded (and skipped) or free to claim again.
+var ErrClaimLost = errors.New("claim lost")
+
+// errRecordedElsewhere means a record for the job appeared that this wrapper did not
+// write: another wrapper finished the job. This one leaves the record and the prefix
+// alone and counts the job as skipped.
+var errRecordedElsewhere = errors.New("another wrapper recorded this result first")
+
+// lease is a held claim and what this wrapper knows of it. The claim store's expiry is
+// set from the time a claim or renewal was sent, so the claim is known to be held until
+// that time plus the lease; until is that, less a safety margin (for clock skew between
+// hosts and for a write still in flight). A heartbeat renews every Lease/3, each renewal
+// bounded by Lease/4; when the lease runs out without a successful renewal, or a renewal
+// is refused, the job's context is cancelled with ErrClaimLost as its cause, even if the
+// renewal is still blocked.
+type lease struct {
+	claims     Claims
+	id, holder string
+	length     time.Duration
+	log        zerolog.Logger
+	cancel     context.CancelCauseFunc
+
+	mu    sync.Mutex
+	until time.Time
+	lost  error
+
+	stop, stopped chan struct{}
+}
+
+func newLease(claims Claims, id, holder string, length time.Duration, sent time.Time, log zerolog.Logger) *lease {
+	l := &lease{claims: claims, id: id, holder: holder, length: length, log: log}
+	l.extend(sent)
+	return l
+}
+
+// renewTimeout bounds one renewal: well under the lease, so a renewal that hangs (a
+// gateway retrying for minutes) is abandoned while the claim is still held.
+func (l *lease) renewTimeout() time.Duration { return l.length / 4 }
+
+// margin is how long before the store's expiry this wrapper stops counting on the claim.
+func (l *lease) margin() time.Duration { return l.length / 8 }
+
+// extend records a successful claim or renewal sent at sent.
+func (l *lease) extend(sent time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if u := sent.Add(l.length - l.margin()); u.After(l.until) {
+		l.until = u
+	}
+}
+
+func (l *lease) remaining() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return time.Until(l.until)
+}
+
+// err is the loss, once the claim is lost.
+func (l *lease) err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lost
+}
+
+// lose marks the claim lost (once) and cancels the job with the loss as its cause.
+func (l *lease) lose(why string) error {
+	l.mu.Lock()
+	if l.lost == nil {
+		l.lost = fault.Transient(fmt.Errorf("%w on job %s (holder %s): %s", ErrClaimLost, l.id, l.holder, why))
+		l.log.Error().Err(l.lost).Msg("claim lost: stopping the job")
+		if l.cancel != nil {
+			l.cancel(l.lost)
+		}
+	}
+	err := l.lost
+	l.mu.Unlock()
+	return err
+}
+
+// refused reports whether a renewal failed because the store said no (the claim is
+// another holder's), rather than because it could not be reached in time.
+func refused(err error) bool {
+	return err != nil && !fault.IsTransient(err) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+}
+
+// start runs the heartbeat until stopRelease; cancel is the job context's.
+func (l *lease) start(ctx context.Context, cancel context.CancelCauseFunc) {
+	l.cancel = cancel
+	l.stop, l.stopped = make(chan struct{}), make(chan struct{})
+	go l.heartbeat(ctx)
+}
+
+type renewal struct {
+	sent time.Time
+	err  error
+}
+
+func (l *lease) heartbeat(ctx context.Context) {
+	defer close(l.stopped)
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel() // abandons a renewal still in flight
+	tick := time.NewTicker(l.length / 3)
+	defer tick.Stop()
+	expiry := time.NewTimer(l.remaining())
+	defer expiry.Stop()
+	results := make(chan renewal, 1)
+	renewing := false
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-expiry.C:
+			if d := l.remaining(); d > 0 {
+				expiry.Reset(d)
+				continue
+			}
+			l.lose(fmt.Sprintf("not renewed within its lease of %s", l.length))
+			return
+		case <-tick.C:
+			if renewing {
+				continue // the last renewal is still out; its deadline ends it
+			}
+			renewing = true
+			go func() {
+				sent := time.Now()
+				rctx, cancel := context.WithTimeout(hctx, l.renewTimeout())
+				defer cancel()
+				results <- renewal{sent, l.claims.Renew(rctx, l.id, l.holder, l.length)}
+			}()
+		case r := <-results:
+			renewing = false
+			switch {
+			case r.err == nil:
+				l.extend(r.sent)
+			case refused(r.err):
+				l.lose(fmt.Sprintf("renewal refused: %v", r.err))
+				return
+			default:
+				l.log.Warn().Err(r.err).Dur("left", l.remaining()).Msg("renewing claim failed; retrying while the lease lasts")
+			}
+		}
+	}
+}
+
+// confirm renews the claim now, within the renewal deadline, before a step only the
+// holder may take (clearing the prefix, writing the record); an error (transient,
+// ErrClaimLost) means the claim is not known to be held and the step must not be taken.
+func (l *lease) confirm(ctx context.Context, step string) error {
+	if err := l.err(); err != nil {
+		return err
+	}
+	sent := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, l.renewTimeout())
+	defer cancel()
+	err := l.claims.Renew(rctx, l.id, l.holder, l.length)
+	switch {
+	case err == nil:
+		l.extend(sent)
+		return nil
+	case ctx.Err() != nil:
+		return context.Cause(ctx)
+	case refused(err):
+		return l.lose(fmt.Sprintf("renewal before %s refused: %v", step, err))
+	default:
+		return fault.Transient(fmt.Errorf("%w on job %s: could not confirm it before %s: %v", ErrClaimLost, l.id, step, err))
+	}
+}
+
+// stopAndRelease stops the heartbeat and drops the claim (if still ours), within the
+// renewal deadline.
+func (l *lease) stopAndRelease(ctx context.Context) {
+	if l.stop != nil {
+		close(l.stop)
+		<-l.stopped
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.renewTimeout())
+	defer cancel()
+	if err := l.claims.Release(rctx, l.id, l.holder); err != nil {
+		l.log.Warn().Err(err).Msg("releasing claim (it will expire)")
+	}
+}
+
+// claimStopped turns the error of a job whose claim was lost into a transient one (the
+// analysis may have returned a cancellation, or a failure caused by it): exit 75, not
+// 130 or 1. An interrupted run (ctx cancelled) keeps its error.
+func claimStopped(ctx, jobCtx context.Context, err error) error {
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	cause := context.Cause(jobCtx)
+	if !errors.Is(cause, ErrClaimLost) || (errors.Is(err, ErrClaimLost) && fault.IsTransient(err) && !errors.Is(err, context.Canceled)) {
+		return err
+	}
+	// err is not wrapped: it may hold context.Canceled, which would mean "interrupted".
+	return fault.Transient(fmt.Errorf("%w (the job stopped: %v)", cause, err))
+}
