@@ -9,7 +9,6 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -36,7 +35,7 @@ func Plot(dir, c string, cr *ChannelResult, g Grid, p Params) ([]string, error) 
 		files = append(files, name)
 		return nil
 	}
-	title := fmt.Sprintf("%s (%s)", c, cr.Label)
+	title := channelTitle(c, cr.Label)
 	if p.has(PlotSessionPSTH) {
 		var grid [][]*plot.Plot
 		for _, cs := range cr.perSession {
@@ -73,6 +72,50 @@ func Plot(dir, c string, cr *ChannelResult, g Grid, p Params) ([]string, error) 
 	return files, nil
 }
 
+// channelTitle names a channel in plot titles: "G_0: NAc DA (synthetic)". The label is
+// not wrapped in parentheses: labels often hold their own.
+func channelTitle(c, label string) string {
+	if label == "" || label == c {
+		return c
+	}
+	return c + ": " + label
+}
+
+// categorical is the Okabe-Ito palette (black last): distinct hues, legible on white and
+// for colour-blind readers; plotutil's default palette repeats red within 6 colours.
+var categorical = []color.NRGBA{
+	{0x00, 0x72, 0xB2, 0xff}, // blue
+	{0xD5, 0x5E, 0x00, 0xff}, // vermillion
+	{0x00, 0x9E, 0x73, 0xff}, // bluish green
+	{0xCC, 0x79, 0xA7, 0xff}, // reddish purple
+	{0xE6, 0x9F, 0x00, 0xff}, // orange
+	{0x56, 0xB4, 0xE9, 0xff}, // sky blue
+	{0x00, 0x00, 0x00, 0xff}, // black
+}
+
+// diverging runs from dark blue (most negative) to dark red (most positive): the RPE bins
+// are ordered, so their colours are too (ColorBrewer RdBu without its near-white middle).
+var diverging = []color.NRGBA{
+	{0x21, 0x66, 0xAC, 0xff},
+	{0x43, 0x93, 0xC3, 0xff},
+	{0x92, 0xC5, 0xDE, 0xff},
+	{0xF4, 0xA5, 0x82, 0xff},
+	{0xD6, 0x60, 0x4D, 0xff},
+	{0xB2, 0x18, 0x2B, 0xff},
+}
+
+// curveColor is the colour of label i of n in a condition group: the RPE bins take the
+// diverging map in order (stretched over n bins), every other group a categorical colour.
+func curveColor(group string, i, n int) color.Color {
+	if group == "rpe" {
+		if n <= 1 {
+			return diverging[len(diverging)-1]
+		}
+		return diverging[i*(len(diverging)-1)/(n-1)]
+	}
+	return categorical[i%len(categorical)]
+}
+
 // psthRow returns one panel per condition group, each with the mean +- SEM of its
 // conditions.
 func psthRow(title string, curves map[string]Curve, g Grid) []*plot.Plot {
@@ -89,7 +132,7 @@ func psthRow(title string, curves map[string]Curve, g Grid) []*plot.Plot {
 			if !ok {
 				continue
 			}
-			addCurve(pl, tau, c, plotutil.Color(i), fmt.Sprintf("%s (n=%d)", label, c.N))
+			addCurve(pl, tau, c, curveColor(cg.Group, i, len(cg.Labels)), fmt.Sprintf("%s (n=%d)", label, c.N))
 		}
 		pl.Add(plotter.NewGrid())
 		row = append(row, pl)
@@ -178,7 +221,7 @@ func rpeScatter(title string, cs *ChannelSession) *plot.Plot {
 		}
 		line := plotter.XYs{{X: lo[i], Y: f.fit.Intercept + f.fit.Slope*lo[i]}, {X: hi[i], Y: f.fit.Intercept + f.fit.Slope*hi[i]}}
 		if l, err := plotter.NewLine(line); err == nil {
-			l.Color = plotutil.Color(i)
+			l.Color = categorical[i]
 			l.Width = vg.Points(2)
 			pl.Add(l)
 			pl.Legend.Add(fmt.Sprintf("%s slope %.2f+-%.2f r %.2f n %d", f.name, f.fit.Slope, f.fit.SE, f.fit.R, f.fit.N), l)
