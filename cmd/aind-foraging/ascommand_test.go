@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/allenneuraldynamics/aind-analysis-go/internal/clitest"
@@ -37,19 +38,26 @@ func TestRunsAsWrapperCommand(t *testing.T) {
 			"--output_directory="+out, "--scratch_directory="+t.TempDir(), "--log-level=warn",
 			"--parameter_schema=../../pkg/foraging/parameter_schema.json",
 			"--output_schema=../../pkg/foraging/output_schema.json", "--results_collection=results", "--", bins["aind-foraging"])
-		if b, err := cmd.CombinedOutput(); err != nil {
+		b, err := cmd.CombinedOutput()
+		if err != nil {
 			t.Fatalf("aind-wrapper run -- aind-foraging on %s: %v\n%s", folder, err, b)
 		}
 		outputs, _ := filepath.Glob(filepath.Join(out, "*", "outputs.json"))
 		if len(outputs) != 1 {
 			t.Fatalf("results %v, want one outputs.json", outputs)
 		}
+		// The shipped parquet tables make parquet-go println warnings: they belong in the
+		// debug log, never raw on the analysis' stderr (its analysis.log) or the wrapper's.
+		alog, _ := os.ReadFile(filepath.Join(filepath.Dir(outputs[0]), "analysis.log"))
+		if strings.Contains(string(alog)+string(b), "parquet: warning") {
+			t.Errorf("a library's raw warning reached stderr:\n%s\n%s", alog, b)
+		}
 		for _, f := range []string{"weekly_G_0.png", "curves_G_1.csv", "metadata.nd.json"} {
 			if _, err := os.Stat(filepath.Join(filepath.Dir(outputs[0]), f)); err != nil {
 				t.Errorf("result lacks %s: %v", f, err)
 			}
 		}
-		b, _ := os.ReadFile(outputs[0])
+		b, _ = os.ReadFile(outputs[0])
 		var res struct {
 			SubjectID string `json:"subject_id"`
 		}

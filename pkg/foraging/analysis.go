@@ -160,6 +160,7 @@ func Run(ctx context.Context, in wrapper.Input) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx = in.Log.WithContext(ctx) // the tables' decoding notes go to its debug log
 	found, err := FindTables(ctx, in.Store, in.Job)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/job"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
 )
@@ -143,7 +145,13 @@ func readURL(ctx context.Context, store storage.Store, u storage.URL) (*Table, e
 	if u.Scheme == storage.SchemeS3 {
 		name = "s3://" + u.Bucket + "/" + u.Key
 	}
-	return ReadTable(data, name)
+	t, err := ReadTable(data, name)
+	if t != nil {
+		for _, n := range t.Notes {
+			zerolog.Ctx(ctx).Debug().Str("table", name).Msg(n)
+		}
+	}
+	return t, err
 }
 
 var sesDate = regexp.MustCompile(`(\d{4}-\d{2}-\d{2})$`)

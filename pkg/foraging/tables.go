@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/foraging/internal/chatter"
 )
 
 // Table is a flat table read column by column: numeric and boolean columns as float64
@@ -19,8 +21,10 @@ type Table struct {
 	Name string
 	// Rows is the number of rows.
 	Rows int
-	num  map[string][]float64
-	str  map[string][]string
+	// Notes are what the parquet library printed while decoding it (debug-log material).
+	Notes []string
+	num   map[string][]float64
+	str   map[string][]string
 }
 
 // Float returns the numeric column name, or an error naming the table and the column.
@@ -65,7 +69,21 @@ func ReadTable(data []byte, name string) (*Table, error) {
 	return readCSV(data, name)
 }
 
-func readParquet(data []byte, name string) (*Table, error) {
+// parquetChatter is how parquet-go's println warnings begin.
+var parquetChatter = []string{"parquet: "}
+
+// readParquet decodes the table, keeping what parquet-go prints to standard error (it
+// warns with println about byte-array pages of the shipped tables, whose values it reads
+// correctly) in the table's Notes instead.
+func readParquet(data []byte, name string) (t *Table, err error) {
+	notes := chatter.Capture(parquetChatter, func() { t, err = decodeParquet(data, name) })
+	if t != nil {
+		t.Notes = notes
+	}
+	return t, err
+}
+
+func decodeParquet(data []byte, name string) (*Table, error) {
 	pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, fmt.Errorf("reading parquet %s: %w", name, err)
