@@ -9,7 +9,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/cli"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/cli"
 )
 
 // EmptyFlagsAreUnset checks the rule "an empty value means not set" on every flag of a

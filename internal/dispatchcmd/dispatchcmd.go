@@ -16,9 +16,11 @@ import (
 	"github.com/gocarina/gocsv"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/cli"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/cli"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/dispatch"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/logs"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/params"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
@@ -30,7 +32,7 @@ const Description = "Select data assets from DocDB and write one job file per un
 // Main runs aind-dispatch with args (without the program name) and returns the exit code.
 func Main(args []string) int {
 	cmd := &dispatchCmd{}
-	return cli.Main("aind-dispatch", Description+"\n\n"+cli.OverridesHelp, cmd, args, os.Stderr, cmd.Filter())
+	return cli.Main("aind-dispatch", Description+"\n\n"+params.OverridesHelp, cmd, args, os.Stderr, cmd.Filter())
 }
 
 // dispatchCmd holds the flags. Every flag has its Code Ocean snake_case alias and an
@@ -55,9 +57,9 @@ type dispatchCmd struct {
 	ListConcurrency  int           `name:"list-concurrency" aliases:"list_concurrency" env:"AIND_LIST_CONCURRENCY" default:"32" help:"Asset prefixes listed at once."`
 	AssetDatabase    string        `name:"asset-database" aliases:"asset_database" env:"DOCDB_ASSET_DATABASE" default:"metadata_index" help:"Database of the data-asset records."`
 	AssetCollection  string        `name:"asset-collection" aliases:"asset_collection" env:"DOCDB_ASSET_COLLECTION" default:"data_assets" help:"Collection of the data-asset records."`
-	cli.ParameterFlags
-	cli.CodeFlags
-	cli.DocDBFlags
+	params.Flags
+	identity.CodeFlags
+	docdb.ConnectionFlags
 }
 
 // Run executes the dispatch.
@@ -67,7 +69,7 @@ func (c *dispatchCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	client, err := c.DocDBFlags.Connect(ctx)
+	client, err := c.ConnectionFlags.Connect(ctx)
 	if err != nil {
 		return err
 	}
@@ -93,7 +95,7 @@ func (c *dispatchCmd) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	log.Info().Str("docdb", c.DocDBFlags.Describe()).Str("query", opts.QueryText).Strs("group_by", opts.GroupBy).
+	log.Info().Str("docdb", c.ConnectionFlags.Describe()).Str("query", opts.QueryText).Strs("group_by", opts.GroupBy).
 		Str("file_extension", opts.FileExtension).Int("parameter_sets", len(opts.Parameters.Distributed)).Msg("dispatching")
 	stats, err := dispatch.Run(ctx, opts, deps)
 	if err != nil {
@@ -139,7 +141,7 @@ func (c *dispatchCmd) options() (dispatch.Options, error) {
 	if o.ParameterSchema, err = c.Schema(); err != nil {
 		return o, err
 	}
-	if o.Overrides, err = c.ParameterFlags.Overrides(); err != nil {
+	if o.Overrides, err = c.Flags.Overrides(); err != nil {
 		return o, err
 	}
 	if info, _, known := c.CodeFlags.Resolve(); known {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/cli"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/cli"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/results"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"

@@ -12,7 +12,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/cli"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/cli"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/results"
@@ -40,7 +40,7 @@ type resultsCmd struct {
 // recordFlags reach the result records: DocDB and the asset collection (to turn asset
 // ids into locations).
 type recordFlags struct {
-	cli.DocDBFlags
+	docdb.ConnectionFlags
 	AssetDatabase   string `name:"asset-database" aliases:"asset_database" env:"DOCDB_ASSET_DATABASE" default:"metadata_index" help:"Database of the data-asset records (to resolve --input ids)."`
 	AssetCollection string `name:"asset-collection" aliases:"asset_collection" env:"DOCDB_ASSET_COLLECTION" default:"data_assets" help:"Collection of the data-asset records."`
 }

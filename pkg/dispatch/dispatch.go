@@ -55,7 +55,7 @@ type Options struct {
 	// done here (the wrapper still skips them).
 	ParameterSchema *params.Schema
 	// Overrides are the command-line parameter overrides, the same the wrapper is given
-	// (cli.ParameterFlags): they enter the identity between fixed and job parameters.
+	// (params.Flags): they enter the identity between fixed and job parameters.
 	Overrides map[string]any
 	// Code identifies the analysis that will run. When zero, jobs carry no analysis_code
 	// and nothing is skipped as done (the wrapper still skips them).

@@ -156,11 +156,11 @@ func (j Job) Code(info identity.CodeInfo, params map[string]any) identity.Code {
 // pipeline param that both the dispatcher and the wrapper receive, so they build the same
 // Inputs and get the same identity.
 type Inputs struct {
-	// Code is the analysis code (cli.CodeFlags.Resolve).
+	// Code is the analysis code (identity.CodeFlags.Resolve).
 	Code identity.CodeInfo
 	// Parameters is analysis_parameters.json.
 	Parameters params.File
-	// Overrides are the command-line parameter overrides (cli.ParameterFlags.Overrides).
+	// Overrides are the command-line parameter overrides (params.Flags.Overrides).
 	Overrides map[string]any
 	// Schema is the analysis' parameter schema, whose defaults fill absent keys; nil for none.
 	Schema *params.Schema

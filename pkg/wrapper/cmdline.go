@@ -10,7 +10,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/cli"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/cli"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/params"
@@ -20,12 +21,12 @@ import (
 // Flags are the wrapper's settings, the same for `aind-wrapper run -- <command>` and for a
 // Go analysis built with Main. Every flag has its Code Ocean snake_case alias and an
 // environment variable. Analysis parameters are given as the dispatcher takes them
-// (cli.ParameterFlags, cli.OverridesHelp): --param k=v, --parameter_overrides, or --k=v for
+// (params.Flags, params.OverridesHelp): --param k=v, --parameter_overrides, or --k=v for
 // a property of the parameter schema; any other --name is a usage error.
 type Flags struct {
-	cli.CodeFlags
-	cli.DocDBFlags
-	cli.ParameterFlags
+	identity.CodeFlags
+	docdb.ConnectionFlags
+	params.Flags
 
 	InputDirectory     string        `name:"input-directory" aliases:"input_directory" env:"INPUT_DIRECTORY" default:"/data" type:"path" help:"Folder holding job_dict/ and analysis_parameters.json."`
 	JobDict            string        `name:"job-dict" aliases:"job_dict" env:"JOB_DICT" type:"path" help:"Folder of job files (default <input-directory>/job_dict)."`
@@ -59,11 +60,11 @@ func (f *Flags) Execute(ctx context.Context, log zerolog.Logger, a Analysis) err
 		return err
 	}
 	deps.Store = store
-	if f.DocDBFlags.Configured() {
+	if f.ConnectionFlags.Configured() {
 		if f.ResultsCollection == "" {
 			return fault.Usagef("DocDB is set but not the results collection (--results-collection / DOCDB_COLLECTION)")
 		}
-		client, err := f.DocDBFlags.Connect(ctx)
+		client, err := f.ConnectionFlags.Connect(ctx)
 		if err != nil {
 			return err
 		}
@@ -72,7 +73,7 @@ func (f *Flags) Execute(ctx context.Context, log zerolog.Logger, a Analysis) err
 		deps.Claims = client.Collection(f.ResultsDatabase, f.ClaimsCollection())
 	}
 	log.Info().Str("job_dir", cfg.JobDir).Bool("dry_run", cfg.DryRun).Str("bucket", cfg.Bucket.String()).
-		Str("docdb", f.DocDBFlags.Describe()).Str("code_version", cfg.Code.Version).Msg("wrapper starting")
+		Str("docdb", f.ConnectionFlags.Describe()).Str("code_version", cfg.Code.Version).Msg("wrapper starting")
 	sum, err := Run(ctx, cfg, deps, a)
 	if err != nil {
 		return err
@@ -85,7 +86,7 @@ func (f *Flags) Execute(ctx context.Context, log zerolog.Logger, a Analysis) err
 
 // config turns flags and files into a Config; every error names its input. The code
 // identity and the parameter overrides come from the flags the dispatcher shares
-// (cli.CodeFlags, cli.ParameterFlags), so both compute the same job identities.
+// (identity.CodeFlags, params.Flags), so both compute the same job identities.
 func (f *Flags) config() (Config, error) {
 	info, note, _ := f.CodeFlags.Resolve()
 	cfg := Config{
@@ -154,7 +155,7 @@ func (f *Flags) config() (Config, error) {
 // GoAnalysis describes an analysis written in Go, for Main.
 type GoAnalysis struct {
 	// Name is the binary's name. It is not the code's name, which is --code_name or
-	// derived from --code_url as the dispatcher does (cli.CodeFlags.Resolve).
+	// derived from --code_url as the dispatcher does (identity.CodeFlags.Resolve).
 	Name string
 	// Description is shown in --help.
 	Description string
@@ -227,5 +228,5 @@ func MainArgs(a GoAnalysis, args []string) int {
 	}
 	cmd := &goCmd{analysis: a}
 	cmd.SetDefaultSchema(a.ParameterSchema)
-	return cli.Main(a.Name, desc+"\n\n"+cli.OverridesHelp, cmd, args, os.Stderr, cmd.Filter())
+	return cli.Main(a.Name, desc+"\n\n"+params.OverridesHelp, cmd, args, os.Stderr, cmd.Filter())
 }

@@ -1,16 +1,14 @@
-package cli
+package docdb
 
 import (
 	"context"
 	"time"
-
-	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
 )
 
-// DocDBFlags say how to reach DocDB and where result records live; the dispatcher and the
+// ConnectionFlags say how to reach DocDB and where result records live; the dispatcher and the
 // wrapper share them. DocDB is reached either directly with the Mongo driver (--docdb-uri)
 // or through the AIND HTTP gateway (--docdb-host); exactly one must be given.
-type DocDBFlags struct {
+type ConnectionFlags struct {
 	DocDBURI          string        `name:"docdb-uri" aliases:"docdb_uri" env:"DOCDB_URI" help:"MongoDB connection string of DocDB (password redacted in logs). Alternative to --docdb-host."`
 	DocDBHost         string        `name:"docdb-host" aliases:"docdb_host" env:"DOCDB_HOST" help:"Host of the DocDB HTTP gateway (https unless a scheme is given; http only for loopback); writes are SigV4-signed with the standard AWS credentials. Alternative to --docdb-uri."`
 	DocDBVersion      string        `name:"docdb-version" aliases:"docdb_version" env:"DOCDB_VERSION" default:"v1" help:"API version of the DocDB HTTP gateway."`
@@ -21,24 +19,24 @@ type DocDBFlags struct {
 }
 
 // Configured reports whether a way to reach DocDB (URI or gateway host) is given.
-func (f DocDBFlags) Configured() bool { return f.DocDBURI != "" || f.DocDBHost != "" }
+func (f ConnectionFlags) Configured() bool { return f.DocDBURI != "" || f.DocDBHost != "" }
 
 // Describe says where DocDB is, for logs: the URI with its password redacted, or the
 // gateway host.
-func (f DocDBFlags) Describe() string {
+func (f ConnectionFlags) Describe() string {
 	switch {
 	case f.DocDBURI != "" && f.DocDBHost != "":
-		return docdb.Redact(f.DocDBURI) + " and gateway " + f.DocDBHost
+		return Redact(f.DocDBURI) + " and gateway " + f.DocDBHost
 	case f.DocDBHost != "":
 		return "gateway " + f.DocDBHost
 	default:
-		return docdb.Redact(f.DocDBURI)
+		return Redact(f.DocDBURI)
 	}
 }
 
-// Config returns the docdb.Config the flags describe.
-func (f DocDBFlags) Config() docdb.Config {
-	c := docdb.Config{URI: f.DocDBURI, TLSCAFile: f.DocDBTLSCAFile, Host: f.DocDBHost, Version: f.DocDBVersion}
+// Config returns the Config the flags describe.
+func (f ConnectionFlags) Config() Config {
+	c := Config{URI: f.DocDBURI, TLSCAFile: f.DocDBTLSCAFile, Host: f.DocDBHost, Version: f.DocDBVersion}
 	if f.DocDBHost != "" {
 		c.Timeout = max(f.DocDBTimeout, 60*time.Second) // one page or bulk write, not a ping
 	} else {
@@ -49,9 +47,9 @@ func (f DocDBFlags) Config() docdb.Config {
 
 // Connect opens DocDB: the Mongo driver for a URI, the HTTP gateway for a host; a usage
 // error when neither or both are given.
-func (f DocDBFlags) Connect(ctx context.Context) (docdb.Backend, error) {
-	return docdb.Open(ctx, f.Config())
+func (f ConnectionFlags) Connect(ctx context.Context) (Backend, error) {
+	return Open(ctx, f.Config())
 }
 
 // ClaimsCollection is the collection holding job claims for the results collection.
-func (f DocDBFlags) ClaimsCollection() string { return f.ResultsCollection + "_claims" }
+func (f ConnectionFlags) ClaimsCollection() string { return f.ResultsCollection + "_claims" }

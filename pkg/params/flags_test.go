@@ -1,4 +1,4 @@
-package cli
+package params
 
 import (
 	"bytes"
@@ -10,11 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/cli"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 )
 
 type paramCmd struct {
-	ParameterFlags
+	Flags
 	DryRun bool `name:"dry-run" aliases:"dry_run" default:"true" negatable:""`
 	got    map[string]any
 	err    error
@@ -59,7 +60,7 @@ func TestParameterOverrides(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := &paramCmd{}
 			var stderr bytes.Buffer
-			code := Main("t", "test", cmd, tt.args, &stderr, cmd.Filter())
+			code := cli.Main("t", "test", cmd, tt.args, &stderr, cmd.Filter())
 			if code != tt.code || !strings.Contains(stderr.String(), tt.msg) {
 				t.Fatalf("exit %d (want %d), stderr %q (want %q)", code, tt.code, stderr.String(), tt.msg)
 			}

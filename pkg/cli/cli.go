@@ -1,6 +1,9 @@
-// Package cli owns what every aind-* binary does around its command: a context that
-// SIGINT/SIGTERM cancel, the logger, the version stamp, list-valued flags that accept the
-// Code Ocean forms, and turning the command's error into the documented exit code.
+// Package cli owns what every aind-* binary, and every Go analysis built with
+// wrapper.Main, does around its command: a kong parser with the project's rules (an empty
+// value means unset, --parse-only), a context that SIGINT/SIGTERM cancel, the logger, the
+// version stamp, list-valued flags that accept the Code Ocean forms, and turning the
+// command's error into the documented exit code. The flag groups the binaries share live
+// with what they configure: identity.CodeFlags, docdb.ConnectionFlags, params.Flags.
 package cli
 
 import (

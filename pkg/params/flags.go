@@ -1,4 +1,4 @@
-package cli
+package params
 
 import (
 	"bytes"
@@ -9,8 +9,8 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/cli"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
-	"github.com/allenneuraldynamics/aind-analysis-go/pkg/params"
 )
 
 // OverridesHelp is the rule for analysis-parameter overrides, shown in both binaries' help.
@@ -24,11 +24,11 @@ the schema's type; where the schema gives none, JSON is decoded (true, 1, null, 
 {..}), Python's True/False/None mean true/false/null, and other text stays a string. A
 null parameter is left out of the identity, as if not given.`
 
-// ParameterFlags are the analysis-parameter flags the dispatcher and the wrapper share:
+// Flags are the analysis-parameter flags the dispatcher and the wrapper share:
 // the parameter schema and the command-line overrides (see OverridesHelp). Both binaries
 // embed them and call Schema and Overrides, so the same command line gives the same
-// parameters, hence the same job identity. Filter must be among Main's filters.
-type ParameterFlags struct {
+// parameters, hence the same job identity. Filter must be among cli.Main's filters.
+type Flags struct {
 	ParameterSchema    string   `name:"parameter-schema" aliases:"parameter_schema" env:"PARAMETER_SCHEMA" type:"path" help:"JSON Schema of the analysis parameters: validates them, types command-line values, and its defaults enter every job's identity (give it to both aind-dispatch and aind-wrapper)."`
 	Param              []string `name:"param" sep:"none" help:"Analysis parameter override key=value (repeatable)."`
 	ParameterOverrides string   `name:"parameter-overrides" aliases:"parameter_overrides" env:"AIND_PARAMETER_OVERRIDES" help:"Analysis parameter overrides as a JSON object, e.g. {\"window\": 5}."`
@@ -36,7 +36,7 @@ type ParameterFlags struct {
 	bare     []bareOverride // --name=value arguments that are not flags, in order
 	flags    []string       // the parser's flag names, for suggestions
 	embedded []byte         // schema used when no --parameter-schema is given
-	schema   *params.Schema // loaded by Schema
+	schema   *Schema        // loaded by Schema
 	loaded   bool
 }
 
@@ -44,14 +44,14 @@ type bareOverride struct{ name, value string }
 
 // SetDefaultSchema gives the schema document used when --parameter-schema is not set (a
 // Go analysis embeds its own).
-func (p *ParameterFlags) SetDefaultSchema(data []byte) { p.embedded = data }
+func (p *Flags) SetDefaultSchema(data []byte) { p.embedded = data }
 
-// Filter returns the ArgsFilter that takes every --name=value (or --name value, or a bare
+// Filter returns the cli.ArgsFilter that takes every --name=value (or --name value, or a bare
 // --name meaning true) whose name is not one of the parser's flags out of the arguments,
 // for Validate and Overrides. Arguments after "--" (an analysis command) are left alone.
-func (p *ParameterFlags) Filter() ArgsFilter {
+func (p *Flags) Filter() cli.ArgsFilter {
 	return func(parser *kong.Kong, args []string) []string {
-		known := FlagNames(parser)
+		known := cli.FlagNames(parser)
 		p.flags = p.flags[:0]
 		for n := range known {
 			p.flags = append(p.flags, n)
@@ -84,7 +84,7 @@ func (p *ParameterFlags) Filter() ArgsFilter {
 
 // Validate checks, when the command line is parsed (also under --parse-only), that every
 // --name that is not a flag is a property of the parameter schema; kong calls it.
-func (p *ParameterFlags) Validate() error {
+func (p *Flags) Validate() error {
 	if len(p.bare) == 0 {
 		return nil
 	}
@@ -147,16 +147,16 @@ func editDistance(a, b string) int {
 
 // Schema returns the parameter schema: the --parameter-schema file, else the default set
 // with SetDefaultSchema, else nil (no schema). Errors are usage errors naming the file.
-func (p *ParameterFlags) Schema() (*params.Schema, error) {
+func (p *Flags) Schema() (*Schema, error) {
 	if p.loaded {
 		return p.schema, nil
 	}
 	var err error
 	switch {
 	case p.ParameterSchema != "":
-		p.schema, err = params.LoadSchema(p.ParameterSchema)
+		p.schema, err = LoadSchema(p.ParameterSchema)
 	case len(p.embedded) > 0:
-		p.schema, err = params.CompileSchema("embedded parameter schema", p.embedded)
+		p.schema, err = CompileSchema("embedded parameter schema", p.embedded)
 	}
 	if err != nil {
 		return nil, err
@@ -169,7 +169,7 @@ func (p *ParameterFlags) Schema() (*params.Schema, error) {
 // first, then --param, then --name=value (later wins on the same key). A --name=value with
 // an empty value is not set (the rule for every flag). Errors are usage errors naming the
 // flag or the parameter.
-func (p *ParameterFlags) Overrides() (map[string]any, error) {
+func (p *Flags) Overrides() (map[string]any, error) {
 	schema, err := p.Schema()
 	if err != nil {
 		return nil, err

@@ -1,9 +1,7 @@
-package cli
+package identity
 
 import (
 	"strings"
-
-	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
 )
 
 // DefaultRunScript is the run script recorded when none is given (the Code Ocean layout).
@@ -32,12 +30,12 @@ func words(s string) []string {
 // is one), and whether any code identity is known (a URL). The code's name is --code-name,
 // else NameFromURL of the URL: never the analysis command (which the dispatcher cannot
 // know), so the dispatcher and the wrapper name the code alike.
-func (f CodeFlags) Resolve() (identity.CodeInfo, string, bool) {
+func (f CodeFlags) Resolve() (CodeInfo, string, bool) {
 	url := f.CodeURL
 	if url == "" && f.CapsuleID != "" {
 		url = "https://" + f.CodeOceanDomain + "/capsule/" + f.CapsuleID
 	}
-	version, note := identity.ResolveVersion(identity.VersionSources{
+	version, note := ResolveVersion(VersionSources{
 		Release:       f.ReleaseVersion,
 		Commits:       words(f.CommitsSinceRelease),
 		PatchCommits:  words(f.PatchCommits),
@@ -52,7 +50,7 @@ func (f CodeFlags) Resolve() (identity.CodeInfo, string, bool) {
 	if name == "" {
 		name = NameFromURL(url)
 	}
-	info := identity.CodeInfo{URL: url, Name: name, Version: version, RunScript: run}
+	info := CodeInfo{URL: url, Name: name, Version: version, RunScript: run}
 	return info, note, url != ""
 }
 

@@ -1,4 +1,4 @@
-package cli
+package docdb
 
 import (
 	"context"
@@ -9,15 +9,15 @@ import (
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 )
 
-func TestDocDBFlagsSelectOneBackend(t *testing.T) {
+func TestConnectionFlagsSelectOneBackend(t *testing.T) {
 	tests := []struct {
 		name    string
-		flags   DocDBFlags
+		flags   ConnectionFlags
 		wantErr string // "" means it opens (the gateway opens without contacting the server)
 	}{
-		{"neither", DocDBFlags{}, "neither"},
-		{"both", DocDBFlags{DocDBURI: "mongodb://u:secretpw@127.0.0.1:1/", DocDBHost: "api.example.org"}, "both"},
-		{"gateway", DocDBFlags{DocDBHost: "api.example.org", DocDBVersion: "v1"}, ""},
+		{"neither", ConnectionFlags{}, "neither"},
+		{"both", ConnectionFlags{DocDBURI: "mongodb://u:secretpw@127.0.0.1:1/", DocDBHost: "api.example.org"}, "both"},
+		{"gateway", ConnectionFlags{DocDBHost: "api.example.org", DocDBVersion: "v1"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -36,7 +36,7 @@ func TestDocDBFlagsSelectOneBackend(t *testing.T) {
 			}
 		})
 	}
-	if c := (DocDBFlags{DocDBHost: "h", DocDBTimeout: 10 * time.Second}).Config(); c.Timeout < time.Minute {
+	if c := (ConnectionFlags{DocDBHost: "h", DocDBTimeout: 10 * time.Second}).Config(); c.Timeout < time.Minute {
 		t.Errorf("gateway request timeout %s, want at least a minute", c.Timeout)
 	}
 }
