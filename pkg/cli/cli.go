@@ -92,17 +92,28 @@ type exitCode int
 
 // NewParser is the kong parser Main uses for cmd: the project's mappers (an empty path
 // stays empty), the version variable, ctx bound for Run methods, and kong's exits turned
-// into a panic that Main recovers. Tests use it to inspect a binary's flags.
+// into a panic that Main recovers, and the options of a cmd that is an Extended. Tests use
+// it to inspect a binary's flags.
 func NewParser(ctx context.Context, name, description string, cmd any) (*kong.Kong, error) {
-	return kong.New(cmd,
+	opts := []kong.Option{
 		kong.Name(name),
-		kong.Description(description+"\n\n"+fault.ExitCodeHelp),
+		kong.Description(description + "\n\n" + fault.ExitCodeHelp),
 		kong.Vars{"version": Version},
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.UsageOnError(),
 		kong.Exit(func(code int) { panic(exitCode(code)) }),
 		kong.NamedMapper("path", pathMapper{}),
-	)
+	}
+	if e, ok := cmd.(Extended); ok {
+		opts = append(opts, e.KongOptions()...)
+	}
+	return kong.New(cmd, opts...)
+}
+
+// Extended is a command that adds kong options to its parser, such as kong.Embed of flags
+// defined at run time (a Go analysis' own flags beside the wrapper's).
+type Extended interface {
+	KongOptions() []kong.Option
 }
 
 // DropEmpty applies the rule "an empty value means not set" to every flag of every binary:

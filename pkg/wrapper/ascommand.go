@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/alecthomas/kong"
+
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/cli"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/job"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/logs"
@@ -26,20 +27,33 @@ func underWrapper() bool {
 // binary built with Main is also a valid --analysis_command of the pipeline: the enclosing
 // wrapper has already resolved the job, its parameters and its identity, holds the claim and
 // will publish; this process only analyses the one job described by the AIND_* environment
-// (see Command) and writes its output values to $AIND_OUTPUTS_FILE. Flags are refused here:
-// they belong to the enclosing wrapper. It returns the exit code Command interprets: 0, 1
-// (the job failed), 75 (transient), 2 (usage).
+// (see Command) and writes its output values to $AIND_OUTPUTS_FILE. The wrapper's flags are
+// refused here (they belong to the enclosing wrapper); the analysis' own (GoAnalysis.Flags)
+// are taken. It returns the exit code Command interprets: 0, 1 (the job failed), 75
+// (transient), 2 (usage).
 func runAsCommand(a GoAnalysis, args []string, stderr io.Writer) int {
-	log := logs.New(stderr, os.Getenv("AIND_LOG_LEVEL"))
-	fail := func(err error) int {
+	if a.Flags == nil && len(args) > 0 {
+		err := fault.Usagef("run by aind-wrapper (%s is set): flags %q belong to the wrapper, not to its analysis command", EnvJobFile, args)
 		fmt.Fprintf(stderr, "%s: %v\n", a.Name, err)
 		return fault.ExitCode(err)
 	}
-	if len(args) > 0 {
-		return fail(fault.Usagef("run by aind-wrapper (%s is set): flags %q belong to the wrapper, not to its analysis command", EnvJobFile, args))
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	desc := a.Name + ", run by aind-wrapper on one job (" + EnvJobFile + " is set): only its own flags apply."
+	return cli.Main(a.Name, desc, &commandRun{analysis: a, stderr: stderr}, args, stderr)
+}
+
+// commandRun is the command line of a Go analysis run by an enclosing wrapper: only the
+// analysis' own flags.
+type commandRun struct {
+	analysis GoAnalysis
+	stderr   io.Writer
+}
+
+// KongOptions adds the analysis' own flags (cli.Extended).
+func (c *commandRun) KongOptions() []kong.Option { return c.analysis.ownFlags() }
+
+// Run analyses the one job the AIND_* environment describes.
+func (c *commandRun) Run(ctx context.Context) error {
+	log := logs.New(c.stderr, os.Getenv("AIND_LOG_LEVEL"))
 	in := Input{
 		JobFile:        os.Getenv(EnvJobFile),
 		ParametersFile: os.Getenv(EnvParametersFile),
@@ -50,37 +64,37 @@ func runAsCommand(a GoAnalysis, args []string, stderr io.Writer) int {
 	}
 	data, err := os.ReadFile(in.JobFile)
 	if err != nil {
-		return fail(fault.Usagef("job file (%s): %w", EnvJobFile, err))
+		return fault.Usagef("job file (%s): %w", EnvJobFile, err)
 	}
 	if in.Job, err = job.Parse(data, in.JobFile); err != nil {
-		return fail(fault.Usage(err))
+		return fault.Usage(err)
 	}
 	in.Parameters = map[string]any{}
 	if in.ParametersFile != "" {
 		b, err := os.ReadFile(in.ParametersFile)
 		if err != nil {
-			return fail(fault.Usagef("parameters file (%s): %w", EnvParametersFile, err))
+			return fault.Usagef("parameters file (%s): %w", EnvParametersFile, err)
 		}
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.UseNumber() // as the wrapper hands parameters to an in-process analysis
 		if err := dec.Decode(&in.Parameters); err != nil {
-			return fail(fault.Usagef("parameters file %s: must be a JSON object: %w", in.ParametersFile, err))
+			return fault.Usagef("parameters file %s: must be a JSON object: %w", in.ParametersFile, err)
 		}
 	}
 	if in.Store, err = storage.New(ctx, storage.Options{}); err != nil {
-		return fail(err)
+		return err
 	}
-	outputs, err := a.Run(ctx, in)
+	outputs, err := c.analysis.Run(ctx, in)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	if outputs == nil {
 		outputs = map[string]any{}
 	}
 	if path := os.Getenv(EnvOutputsFile); path != "" {
 		if err := writeJSON(path, outputs); err != nil {
-			return fail(fmt.Errorf("writing outputs: %w", err))
+			return fmt.Errorf("writing outputs: %w", err)
 		}
 	}
-	return fault.ExitOK
+	return nil
 }

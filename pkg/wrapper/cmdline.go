@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alecthomas/kong"
 	"github.com/rs/zerolog"
 
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/cli"
@@ -164,12 +165,30 @@ type GoAnalysis struct {
 	ParameterSchema, OutputSchema []byte
 	// Run analyses one job.
 	Run AnalysisFunc
+	// Flags, if set, is a pointer to a struct of the analysis' own flags (kong tags, like
+	// the fields of Flags), parsed beside the wrapper's flags, so that --name of one of them
+	// is that flag, never an analysis parameter; Run reads them from the struct. Under
+	// `aind-wrapper run -- <analysis> [flags]` they are the only flags it takes. A flag says
+	// how the analysis runs (workers, a cache folder), not what it computes: what changes
+	// the results must be a parameter, which enters the job's identity; a flag does not.
+	Flags any
 }
 
 type goCmd struct {
 	cli.Globals
 	Flags
 	analysis GoAnalysis
+}
+
+// KongOptions adds the analysis' own flags to the command line (cli.Extended).
+func (c *goCmd) KongOptions() []kong.Option { return c.analysis.ownFlags() }
+
+// ownFlags embeds the analysis' own flags, if any, in a command line.
+func (a GoAnalysis) ownFlags() []kong.Option {
+	if a.Flags == nil {
+		return nil
+	}
+	return []kong.Option{kong.Embed(a.Flags)}
 }
 
 func (c *goCmd) Run(ctx context.Context) error {
