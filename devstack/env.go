@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // envVar is one KEY=VALUE line of the client environment.
@@ -104,4 +106,39 @@ func writeEnvFile(path string, env []envVar) (err error) {
 		return fmt.Errorf("rename env file into place: %w", err)
 	}
 	return nil
+}
+
+// waitReady waits until the env file a starting devstack writes exists and names a live
+// process (a stale file left by a killed devstack is not "ready"), then copies it to w.
+func waitReady(ctx context.Context, path string, timeout time.Duration, w io.Writer) error {
+	if path == "" {
+		return errors.New("--wait needs --env-file: the file the devstack writes when it is ready")
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		b, err := os.ReadFile(path)
+		if err == nil && envPIDAlive(string(b)) {
+			_, err = w.Write(b)
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no ready devstack after %s: %s was not written by a running aind-devstack (see its log)", timeout, path)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// envPIDAlive reports whether the env file's DEVSTACK_PID names a running process.
+func envPIDAlive(env string) bool {
+	for _, line := range strings.Split(env, "\n") {
+		if v, ok := strings.CutPrefix(line, "export DEVSTACK_PID="); ok {
+			pid, err := strconv.Atoi(strings.TrimSpace(v))
+			return err == nil && pid > 0 && processAlive(pid)
+		}
+	}
+	return false
 }

@@ -52,6 +52,7 @@ type CLI struct {
 	VersitygwBin    string        `help:"versitygw binary to run instead of the cached go install of ${vgw_version}." env:"VERSITYGW_BIN" placeholder:"PATH" name:"versitygw-bin"`
 	CacheDir        string        `help:"Cache directory for the versitygw binary (default: <user cache dir>/aind-devstack)." env:"AIND_DEVSTACK_CACHE" placeholder:"DIR" type:"path"`
 	InstallOnly     bool          `help:"Only make sure versitygw is installed in the cache, print its path and exit (warms CI caches)."`
+	Wait            bool          `help:"Start nothing: wait (up to --timeout) until the devstack started with the same --env-file is ready, print its environment and exit 0; exit 1 if it is not ready in time. For scripts that start the devstack in the background: then 'source' the env file."`
 	DocDBGateway    bool          `help:"Serve the DocDB HTTP gateway (printed as DOCDB_HOST=http://127.0.0.1:PORT and DOCDB_VERSION)." default:"true" negatable:"" name:"docdb-gateway"`
 	DocDBClient     string        `help:"Which way to DocDB the printed environment selects (${enum}): mongo prints DOCDB_URI (and the gateway as DEVSTACK_DOCDB_HOST), gateway prints DOCDB_HOST and DOCDB_VERSION (and the URI as DEVSTACK_DOCDB_URI); clients refuse both." default:"mongo" enum:"mongo,gateway" env:"AIND_DEVSTACK_DOCDB" name:"docdb-client"`
 	GatewayPort     int           `help:"DocDB gateway port on 127.0.0.1 (0 picks a free port)." default:"0" name:"docdb-gateway-port"`
@@ -117,6 +118,9 @@ func (c *CLI) run(ctx context.Context, log zerolog.Logger, stdout io.Writer) (er
 		return err
 	}
 
+	if c.Wait {
+		return waitReady(ctx, c.EnvFile, c.Timeout, stdout)
+	}
 	if c.InstallOnly {
 		bin, err := ensureVersitygw(ctx, log, c.VersitygwBin, cacheDir)
 		if err != nil {

@@ -25,3 +25,9 @@ func xattrSupported(dir string) bool {
 	}
 	return true
 }
+
+// processAlive reports whether pid is a running process (signal 0 reaches it).
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}

@@ -12,3 +12,9 @@ func childSysProcAttr() *syscall.SysProcAttr {
 
 // xattrSupported assumes user xattrs work (true on macOS filesystems).
 func xattrSupported(string) bool { return true }
+
+// processAlive reports whether pid is a running process (signal 0 reaches it).
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || err == syscall.EPERM
+}
