@@ -16,50 +16,58 @@ import (
 // ErrClaimLost means a claim this holder had was taken over (its lease ran out).
 var ErrClaimLost = errors.New("claim lost: its lease expired and another holder took it")
 
-// Claim reserves id for holder for lease (DataJoint-style job reservation): it inserts a
-// claim document with _id = id, and a duplicate-key error means someone else holds it.
-// An expired claim (its holder crashed) is taken over. It returns true when holder now
-// holds the claim. Claims live in their own collection; use one per results collection.
+// claimStore is what claim needs of a backend.
+type claimStore interface {
+	InsertIfAbsent(ctx context.Context, id string, doc any) (bool, error)
+	// takeOver applies update to the document matching filter (at most one).
+	takeOver(ctx context.Context, filter, update bson.D) error
+	// holder returns the holder of claim id ("" when there is none).
+	holder(ctx context.Context, id string) (string, error)
+}
+
+// claim reserves id for holder for lease (DataJoint-style job reservation), the same way
+// on both backends: it inserts the claim document {_id: id, holder, claimed, expires}
+// insert-if-absent, so an insert resent after a lost reply that meets its own claim counts
+// it as held instead of colliding with itself. Another holder's claim is taken over only
+// if its lease ran out (a conditional update), and then read back, whether or not the
+// update matched: two takers may both have matched (the last writer holds it), and a
+// takeover resent after a lost reply matches nothing although it took the claim.
+func claim(ctx context.Context, s claimStore, id, holder string, lease time.Duration) (bool, error) {
+	now := time.Now().UTC().Truncate(time.Millisecond) // as stored, so a read-back compares equal
+	fields := bson.D{{Key: "holder", Value: holder}, {Key: "claimed", Value: now}, {Key: "expires", Value: now.Add(lease)}}
+	held, err := s.InsertIfAbsent(ctx, id, fields)
+	if err != nil || held {
+		return held, err
+	}
+	filter := bson.D{{Key: "_id", Value: id}, {Key: "expires", Value: bson.D{{Key: "$lt", Value: now}}}}
+	if err := s.takeOver(ctx, filter, bson.D{{Key: "$set", Value: fields}}); err != nil {
+		return false, fmt.Errorf("taking over expired claim %s: %w", id, err)
+	}
+	h, err := s.holder(ctx, id)
+	if err != nil {
+		return false, fmt.Errorf("reading claim %s: %w", id, err)
+	}
+	return h == holder, nil
+}
+
+// Claim reserves id for holder for lease; true when holder now holds it (see claim).
+// Claims live in their own collection; use one per results collection.
 func (col *Collection) Claim(ctx context.Context, id, holder string, lease time.Duration) (bool, error) {
-	now := time.Now()
-	doc := bson.D{{Key: "_id", Value: id}, {Key: "holder", Value: holder}, {Key: "claimed", Value: now}, {Key: "expires", Value: now.Add(lease)}}
-	var dup bool
-	err := col.c.retry(ctx, func(ctx context.Context) error {
-		_, err := col.coll.InsertOne(ctx, doc)
-		if mongo.IsDuplicateKeyError(err) {
-			dup = true
-			return nil
-		}
-		return err
-	})
+	held, err := claim(ctx, col, id, holder, lease)
 	if err != nil {
 		return false, fmt.Errorf("claiming %s in %s: %w", id, col.Name(), err)
 	}
-	if !dup {
-		return true, nil
-	}
-	// Held: take it over only if its lease ran out.
-	filter := bson.D{{Key: "_id", Value: id}, {Key: "expires", Value: bson.D{{Key: "$lt", Value: now}}}}
-	update := bson.D{{Key: "$set", Value: bson.D{{Key: "holder", Value: holder}, {Key: "claimed", Value: now}, {Key: "expires", Value: now.Add(lease)}}}}
-	var matched int64
-	err = col.c.retry(ctx, func(ctx context.Context) error {
-		res, err := col.coll.UpdateOne(ctx, filter, update)
-		if err == nil {
-			matched = res.MatchedCount
-		}
-		return err
-	})
-	if err != nil {
-		return false, fmt.Errorf("taking over expired claim %s: %w", id, err)
-	}
-	if matched == 0 {
-		return false, nil
-	}
-	// Two takers may both have matched an expired claim: the last writer holds it.
-	return col.holds(ctx, id, holder)
+	return held, nil
 }
 
-func (col *Collection) holds(ctx context.Context, id, holder string) (bool, error) {
+func (col *Collection) takeOver(ctx context.Context, filter, update bson.D) error {
+	return col.c.retry(ctx, func(ctx context.Context) error {
+		_, err := col.coll.UpdateOne(ctx, filter, update)
+		return err
+	})
+}
+
+func (col *Collection) holder(ctx context.Context, id string) (string, error) {
 	var got struct {
 		Holder string `bson:"holder"`
 	}
@@ -67,12 +75,9 @@ func (col *Collection) holds(ctx context.Context, id, holder string) (bool, erro
 		return col.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&got)
 	})
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return false, nil
+		return "", nil
 	}
-	if err != nil {
-		return false, fmt.Errorf("reading claim %s: %w", id, err)
-	}
-	return got.Holder == holder, nil
+	return got.Holder, err
 }
 
 // Renew extends holder's claim on id by lease from now. ErrClaimLost (permanent) when the

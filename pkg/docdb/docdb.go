@@ -43,7 +43,8 @@ type Options struct {
 	ServerSelectionTimeout time.Duration
 	// Attempts bounds how often an operation that failed transiently is tried (default 3).
 	Attempts int
-	// Backoff is the wait before the second attempt, doubled after each (default 500ms).
+	// Backoff is about the wait before the second attempt, doubled after each, jittered
+	// and capped (retryPolicy; default 500ms).
 	Backoff time.Duration
 	// Monitor, when set, observes every command (tests count queries with it).
 	Monitor *event.CommandMonitor
@@ -146,30 +147,14 @@ func (c *Client) Collection(database, collection string) *Collection {
 	return &Collection{c: c, coll: c.mc.Database(database).Collection(collection)}
 }
 
-// retry runs op up to Attempts times while it fails transiently, with doubling backoff,
-// and returns the last error classified. A cancelled context stops at once.
+// retry runs op under the retry policy (retryPolicy) while it fails transiently, and
+// returns its last error classified. A cancelled context stops it at once.
 func (c *Client) retry(ctx context.Context, op func(context.Context) error) error {
-	wait := c.opts.Backoff
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = op(ctx)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if !isTransient(err) || attempt >= c.opts.Attempts {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait *= 2
+	tries, err := retryPolicy{attempts: c.opts.Attempts, first: c.opts.Backoff}.do(ctx, op, isTransient)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
 	}
-	return classify(err, c.opts.Attempts)
+	return classify(err, tries)
 }
 
 // transientCodes are server error codes that mean "try again later".

@@ -195,44 +195,55 @@ func (g *Gateway) credentials(ctx context.Context) (aws.Credentials, string, err
 	return creds, region, nil
 }
 
-// call sends one request (with retries on transient faults) and decodes a 2xx reply into
-// out (unless nil). A 413 is returned at once (callers shrink and retry).
-func (g *Gateway) call(ctx context.Context, method, path, op string, query url.Values, body []byte, sign bool, out any) error {
+// resend says whether a gateway request may be sent again after a failure that leaves its
+// outcome unknown: no reply (a network fault, a timeout) or a 5xx other than 503.
+type resend bool
+
+const (
+	// idempotent requests (reads, $set updates, deletes by filter) are resent after any
+	// transient failure: applying one twice is applying it once.
+	idempotent resend = true
+	// onceOnly requests (inserts, bulk writes) are resent only after a failure that shows
+	// the server did not apply them (429, 503), never after one that may hide a success.
+	onceOnly resend = false
+)
+
+// errMaybeApplied marks a failure after which a onceOnly request is not resent.
+var errMaybeApplied = errors.New("the request may have been applied; not sent again")
+
+// call sends one request (retried on transient faults under the retry policy, as r allows)
+// and decodes a 2xx reply into out (unless nil). A 413 is returned at once (callers shrink
+// and retry).
+func (g *Gateway) call(ctx context.Context, method, path, op string, query url.Values, body []byte, sign bool, r resend, out any) error {
 	u := *g.base
 	u.Path += path + "/" + op
 	u.RawQuery = query.Encode()
-	wait := g.cfg.Backoff
-	var last error
-	for attempt := 1; ; attempt++ {
+	transient := func(err error) bool { return fault.IsTransient(err) && !errors.Is(err, errMaybeApplied) }
+	tries, err := retryPolicy{attempts: g.cfg.Attempts, first: g.cfg.Backoff}.do(ctx, func(ctx context.Context) error {
 		status, err := g.once(ctx, method, u.String(), op, body, sign, out)
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		transient := status == 0 || retryable(status)
 		var ge *GatewayError
-		if status == 0 && (fault.IsUsage(err) || errors.As(err, &ge)) {
-			transient = false
-		}
-		last = err
-		if !transient {
-			if fault.IsUsage(err) {
-				return err
-			}
+		switch {
+		case fault.IsUsage(err):
+			return err
+		case status == 0 && errors.As(err, &ge), status != 0 && !retryable(status):
 			return fault.Permanent(err)
+		case r == onceOnly && status != http.StatusTooManyRequests && status != http.StatusServiceUnavailable:
+			return fault.Transient(fmt.Errorf("%w (%w)", err, errMaybeApplied))
 		}
-		if attempt >= g.cfg.Attempts {
-			return fault.Transient(fmt.Errorf("DocDB gateway unavailable after %d attempts: %w", attempt, last))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait *= 2
+		return fault.Transient(err)
+	}, transient)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case transient(err):
+		return fault.Transient(fmt.Errorf("DocDB gateway unavailable after %d attempts: %w", tries, err))
 	}
+	return err
 }
 
 // once sends one request; status is 0 when no reply came (network fault, timeout).
@@ -354,7 +365,7 @@ func (c *GatewayCollection) Count(ctx context.Context, filter any) (total, filte
 		Total    int64 `json:"total_record_count"`
 		Filtered int64 `json:"filtered_record_count"`
 	}
-	if err := c.g.call(ctx, http.MethodGet, c.path(), "count_documents", url.Values{"filter": {string(f)}}, nil, false, &out); err != nil {
+	if err := c.g.call(ctx, http.MethodGet, c.path(), "count_documents", url.Values{"filter": {string(f)}}, nil, false, idempotent, &out); err != nil {
 		return 0, 0, fmt.Errorf("counting %s: %w", c.Name(), err)
 	}
 	return out.Total, out.Filtered, nil
@@ -372,7 +383,7 @@ func (c *GatewayCollection) Aggregate(ctx context.Context, pipeline []any, fn fu
 	}
 	body := append(append([]byte("["), bytes.Join(parts, []byte(","))...), ']')
 	var docs []json.RawMessage
-	if err := c.g.call(ctx, http.MethodPost, c.path(), "aggregate", nil, body, false, &docs); err != nil {
+	if err := c.g.call(ctx, http.MethodPost, c.path(), "aggregate", nil, body, false, idempotent, &docs); err != nil {
 		return fmt.Errorf("aggregating %s: %w", c.Name(), err)
 	}
 	for _, d := range docs {
@@ -425,12 +436,19 @@ type UpdateResult struct {
 }
 
 // InsertOne inserts doc; a duplicate _id is a permanent *GatewayError with Status 409.
+// It is not sent again after a failure that may hide its success (see resend), so a 409
+// always means another document; InsertIfAbsent is the insert that is resent, since it
+// recognises its own earlier success.
 func (c *GatewayCollection) InsertOne(ctx context.Context, doc any) error {
+	return c.insertOne(ctx, doc, onceOnly)
+}
+
+func (c *GatewayCollection) insertOne(ctx context.Context, doc any, r resend) error {
 	body, err := extJSON(doc)
 	if err != nil {
 		return err
 	}
-	if err := c.g.call(ctx, http.MethodPost, c.path(), "insert_one", nil, body, true, nil); err != nil {
+	if err := c.g.call(ctx, http.MethodPost, c.path(), "insert_one", nil, body, true, r, nil); err != nil {
 		return fmt.Errorf("inserting into %s: %w", c.Name(), err)
 	}
 	return nil
@@ -452,7 +470,7 @@ func (c *GatewayCollection) UpdateOne(ctx context.Context, filter, update any, u
 	}
 	body := fmt.Appendf(nil, `{"filter":%s,"update":%s,"upsert":%q}`, f, u, up)
 	var res UpdateResult
-	if err := c.g.call(ctx, http.MethodPost, c.path(), "update_one", nil, body, true, &res); err != nil {
+	if err := c.g.call(ctx, http.MethodPost, c.path(), "update_one", nil, body, true, idempotent, &res); err != nil {
 		return res, fmt.Errorf("updating %s: %w", c.Name(), err)
 	}
 	return res, nil
@@ -472,7 +490,7 @@ func (c *GatewayCollection) Delete(ctx context.Context, filter any, many bool) (
 	var out struct {
 		Deleted int64 `json:"deleted_count"`
 	}
-	if err := c.g.call(ctx, http.MethodDelete, c.path(), op, nil, fmt.Appendf(nil, `{"filter":%s}`, f), true, &out); err != nil {
+	if err := c.g.call(ctx, http.MethodDelete, c.path(), op, nil, fmt.Appendf(nil, `{"filter":%s}`, f), true, idempotent, &out); err != nil {
 		return 0, fmt.Errorf("deleting from %s: %w", c.Name(), err)
 	}
 	return out.Deleted, nil
@@ -513,7 +531,7 @@ func (c *GatewayCollection) BulkWrite(ctx context.Context, ops []json.RawMessage
 		}
 		body := append(append([]byte("["), bytes.Join(parts, []byte(","))...), ']')
 		var res BulkResult
-		err := c.g.call(ctx, http.MethodPost, c.path(), "bulk_write", nil, body, true, &res)
+		err := c.g.call(ctx, http.MethodPost, c.path(), "bulk_write", nil, body, true, onceOnly, &res)
 		var ge *GatewayError
 		if errors.As(err, &ge) && ge.Status == http.StatusRequestEntityTooLarge && len(ops) > 1 {
 			if err := send(ops[:len(ops)/2]); err != nil {

@@ -2,9 +2,7 @@ package docdb
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -12,39 +10,29 @@ import (
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 )
 
-// Claim reserves id for holder for lease: insert_one of the claim document; on 409 (held)
-// an update_one taking over an expired claim, then a read-back (two takers may both match).
+// Claim reserves id for holder for lease over the gateway (see claim): insert_one, resent
+// after a lost reply and recognised by its read-back; update_one taking over an expired
+// claim; find reading it back.
 func (c *GatewayCollection) Claim(ctx context.Context, id, holder string, lease time.Duration) (bool, error) {
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	doc := bson.D{{Key: "_id", Value: id}, {Key: "holder", Value: holder}, {Key: "claimed", Value: now}, {Key: "expires", Value: now.Add(lease)}}
-	err := c.InsertOne(ctx, doc)
-	var ge *GatewayError
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.As(err, &ge) && ge.Status == http.StatusConflict:
-	default:
+	held, err := claim(ctx, c, id, holder, lease)
+	if err != nil {
 		return false, fmt.Errorf("claiming %s: %w", id, err)
 	}
-	filter := bson.D{{Key: "_id", Value: id}, {Key: "expires", Value: bson.D{{Key: "$lt", Value: now}}}}
-	update := bson.D{{Key: "$set", Value: bson.D{{Key: "holder", Value: holder}, {Key: "claimed", Value: now}, {Key: "expires", Value: now.Add(lease)}}}}
-	res, err := c.UpdateOne(ctx, filter, update, false)
-	if err != nil {
-		return false, fmt.Errorf("taking over expired claim %s: %w", id, err)
-	}
-	if res.MatchedCount == 0 {
-		return false, nil
-	}
-	held := false
-	err = c.Find(ctx, bson.D{{Key: "_id", Value: id}}, FindOptions{}, func(d bson.Raw) error {
-		h, _ := d.Lookup("holder").StringValueOK()
-		held = h == holder
+	return held, nil
+}
+
+func (c *GatewayCollection) takeOver(ctx context.Context, filter, update bson.D) error {
+	_, err := c.UpdateOne(ctx, filter, update, false)
+	return err
+}
+
+func (c *GatewayCollection) holder(ctx context.Context, id string) (string, error) {
+	h := ""
+	err := c.Find(ctx, bson.D{{Key: "_id", Value: id}}, FindOptions{}, func(d bson.Raw) error {
+		h, _ = d.Lookup("holder").StringValueOK()
 		return nil
 	})
-	if err != nil {
-		return false, fmt.Errorf("reading claim %s: %w", id, err)
-	}
-	return held, nil
+	return h, err
 }
 
 // Renew extends holder's claim on id by lease from now; ErrClaimLost (permanent) when the

@@ -68,7 +68,7 @@ func (c *GatewayCollection) Find(ctx context.Context, filter any, o FindOptions,
 		q.Set("filter", string(f))
 		q.Set("limit", strconv.Itoa(page))
 		var docs []json.RawMessage
-		err = c.g.call(ctx, http.MethodGet, c.path(), "find", q, nil, false, &docs)
+		err = c.g.call(ctx, http.MethodGet, c.path(), "find", q, nil, false, idempotent, &docs)
 		var ge *GatewayError
 		if errors.As(err, &ge) && ge.Status == http.StatusRequestEntityTooLarge && page > 1 {
 			page /= 2

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -31,7 +32,16 @@ const testFaultHeader = "X-Aind-Test-Fault"
 type faultInjector struct {
 	mu     sync.Mutex
 	queued map[string][]int
+	lost   map[string]int // replies to lose: the request is applied, the caller sees a network fault
 	sent   map[string]int
+}
+
+// loseReplies makes the next n requests of op reach the gateway (and be applied) while
+// their replies are lost, as when a connection breaks after the server acted.
+func (f *faultInjector) loseReplies(op string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lost[op] += n
 }
 
 func (f *faultInjector) inject(op string, statuses ...int) {
@@ -55,8 +65,18 @@ func (f *faultInjector) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Header.Set(testFaultHeader, fmt.Sprint(q[0]))
 		f.queued[op] = q[1:]
 	}
+	lose := f.lost[op] > 0
+	if lose {
+		f.lost[op]--
+	}
 	f.mu.Unlock()
-	return http.DefaultTransport.RoundTrip(req)
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if lose && err == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return nil, errors.New("connection reset by peer (injected: the reply was lost)")
+	}
+	return resp, err
 }
 
 type gatewayFixture struct {
@@ -67,7 +87,7 @@ type gatewayFixture struct {
 
 func newGatewayFixture(t *testing.T, tweak func(*docdb.Config)) gatewayFixture {
 	env := devstacktest.Get(t)
-	fi := &faultInjector{queued: map[string][]int{}, sent: map[string]int{}}
+	fi := &faultInjector{queued: map[string][]int{}, lost: map[string]int{}, sent: map[string]int{}}
 	cfg := env.DocDBConfig(devstacktest.BackendGateway)
 	cfg.HTTPClient = &http.Client{Transport: fi}
 	if tweak != nil {
@@ -146,6 +166,57 @@ func TestGatewayFaults(t *testing.T) {
 			t.Fatalf("bad update operator: %v", err)
 		}
 	})
+}
+
+// A write whose reply was lost may have been applied: an insert is not sent again blindly,
+// and the inserts that are resent (InsertIfAbsent, Claim) recognise their own success.
+func TestGatewayWritesAfterALostReply(t *testing.T) {
+	ctx := context.Background()
+	f := newGatewayFixture(t, nil)
+	tests := []struct {
+		name      string
+		write     func(id string) (bool, error)
+		wantOK    bool   // the write reports success (for Claim and InsertIfAbsent: held, ours)
+		wantErr   string // else the error says this
+		wantSends int    // insert_one requests
+	}{
+		{"InsertOne is not resent", func(id string) (bool, error) {
+			err := f.coll.InsertOne(ctx, bson.D{{Key: "_id", Value: id}})
+			return err == nil, err
+		}, false, "may have been applied", 1},
+		{"InsertIfAbsent is resent and finds its own document", func(id string) (bool, error) {
+			return f.coll.InsertIfAbsent(ctx, id, bson.D{{Key: "v", Value: 1}})
+		}, true, "", 2},
+		{"Claim is resent and finds its own claim", func(id string) (bool, error) {
+			return f.coll.Claim(ctx, id, "me", time.Minute)
+		}, true, "", 2},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := fmt.Sprintf("lost%d", i)
+			f.faults.loseReplies("insert_one", 1)
+			before := f.faults.count("insert_one")
+			ok, err := tt.write(id)
+			if ok != tt.wantOK || (tt.wantErr == "") != (err == nil) || (err != nil && (!strings.Contains(err.Error(), tt.wantErr) || !fault.IsTransient(err))) {
+				t.Fatalf("after a lost reply: %v, %v; want %v, error %q (transient)", ok, err, tt.wantOK, tt.wantErr)
+			}
+			if got := f.faults.count("insert_one") - before; got != tt.wantSends {
+				t.Errorf("%d insert_one requests, want %d", got, tt.wantSends)
+			}
+			if _, n, err := f.coll.Count(ctx, bson.D{{Key: "_id", Value: id}}); err != nil || n != 1 {
+				t.Errorf("the first attempt was applied: %d documents %s, %v", n, id, err)
+			}
+		})
+	}
+	// A claim held by another is still not ours.
+	if held, err := f.coll.Claim(ctx, "lost2", "another", time.Minute); held || err != nil {
+		t.Fatalf("another holder's Claim of a held claim: %v, %v", held, err)
+	}
+	// A 503 shows the server did not apply the insert: it is resent.
+	f.faults.inject("insert_one", 503)
+	if err := f.coll.InsertOne(ctx, bson.D{{Key: "_id", Value: "after503"}}); err != nil {
+		t.Fatalf("InsertOne after a 503: %v", err)
+	}
 }
 
 // TestGatewayFindPagesByKey deletes records while Find pages through them: records

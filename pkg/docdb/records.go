@@ -141,7 +141,9 @@ func (c *GatewayCollection) InsertIfAbsent(ctx context.Context, id string, doc a
 	if err != nil {
 		return false, err
 	}
-	err = c.InsertOne(ctx, d)
+	// Resent after a lost reply, the insert may meet its own earlier success: the 409
+	// read-back below finds the same document and counts it as ours.
+	err = c.insertOne(ctx, d, idempotent)
 	var ge *GatewayError
 	switch {
 	case err == nil:
