@@ -11,6 +11,7 @@ import (
 
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/job"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/mongopath"
 )
 
 // RecordFinder streams data-asset records. *docdb.Collection implements it; the contract
@@ -65,7 +66,7 @@ func (o *Options) projection() bson.D {
 // the latest per filter_by, unwind list fields, group. Dropping comes first, so a later
 // record without a group value does not supersede an earlier one that has it. It emits
 // one job per record or group, in a deterministic order (records by _id; groups by their
-// first record). Field paths follow Mongo's aggregation rules (see resolve).
+// first record). Field paths follow Mongo's aggregation rules (mongopath.Resolve).
 func (d *dispatcher) selectJobs(ctx context.Context, emit func(job.Job) error) error {
 	o := d.opts
 	streaming := o.FilterLatest == "" && len(o.GroupBy) == 0
@@ -183,7 +184,7 @@ func groupKey(r *record, paths []string) string {
 	vals := make([]any, len(paths))
 	for i, p := range paths {
 		if v, ok := r.lookup(p); ok {
-			vals[i] = jsonValue(v)
+			vals[i] = mongopath.Plain(v)
 		}
 	}
 	return valueKey(vals)
@@ -204,7 +205,7 @@ func (d *dispatcher) group(in []*record, emit func(job.Job) error) error {
 			for _, p := range o.GroupBy {
 				var val any
 				if v, ok := r.lookup(p); ok {
-					val = jsonValue(v)
+					val = mongopath.Plain(v)
 				}
 				meta[strings.ReplaceAll(p, ".", "__")] = val
 			}

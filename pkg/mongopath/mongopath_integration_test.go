@@ -1,7 +1,8 @@
-package dispatch
+package mongopath
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -10,9 +11,11 @@ import (
 	"github.com/allenneuraldynamics/aind-analysis-go/internal/devstacktest"
 )
 
+func TestMain(m *testing.M) { os.Exit(devstacktest.Main(m)) }
+
 // TestPathResolutionAgreesWithTheDatabase runs the path table through the devstack's
-// database: each document's $group key for the path must be what lookup resolves, and
-// find's {path: {$ne: null}} must keep exactly the documents isNull keeps (paths with a
+// database: each document's $group key for the path must be what Lookup resolves, and
+// find's {path: {$ne: null}} must keep exactly the documents IsNull keeps (paths with a
 // numeric component aside: find indexes lists there, aggregation paths do not).
 func TestPathResolutionAgreesWithTheDatabase(t *testing.T) {
 	env := devstacktest.Get(t)
@@ -44,8 +47,8 @@ func TestPathResolutionAgreesWithTheDatabase(t *testing.T) {
 				t.Fatalf("$group gave %v (%v), want one group", out, err)
 			}
 			dbKey := keyJSON(t, out[0].Lookup("_id"), true)
-			r := pathRecord(t, c.doc)
-			v, ok := r.lookup(c.path)
+			doc := pathDoc(t, c.doc)
+			v, ok := Lookup(doc, c.path)
 			if got := keyJSON(t, v, ok); got != dbKey || got != c.key {
 				t.Errorf("group key: database %s, Go %s, table %s", dbKey, got, c.key)
 			}
@@ -56,7 +59,7 @@ func TestPathResolutionAgreesWithTheDatabase(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if dbKept, kept := n == 1, !r.isNull(c.path); dbKept != kept || kept != c.kept {
+			if dbKept, kept := n == 1, !IsNull(doc, c.path); dbKept != kept || kept != c.kept {
 				t.Errorf("kept by {$ne: null}: database %v, Go %v, table %v", dbKept, kept, c.kept)
 			}
 		})
