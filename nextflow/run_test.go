@@ -341,3 +341,58 @@ func TestNextflowForaging(t *testing.T) {
 		t.Fatalf("subjects %v, results %v, records %v: want one recorded result per mouse", subjects, results, p.records())
 	}
 }
+
+// TestNextflowPython: the test_python profile runs the Python example analysis
+// (examples/python/analyse.py, standard library only) in command mode under the wrapper,
+// one job per mouse; each result holds its CSV and the outputs its schema allows, and the
+// parameters were defaulted from the schema pydantic exported (label) and overridden by
+// analysis_parameters.json (min_files).
+func TestNextflowPython(t *testing.T) {
+	p := newPipeline(t)
+	r := p.run("-profile", "test_python")
+	if r.exit != 0 || r.count("DISPATCH", "COMPLETED") != 1 || r.count("WRAPPER", "COMPLETED") != testProfileJobs {
+		t.Fatalf("test_python: %s", r)
+	}
+	results, markers := p.published()
+	if len(results) != testProfileJobs || len(markers) != 0 {
+		t.Fatalf("published %v and markers %v, want %d results", results, markers, testProfileJobs)
+	}
+	files := 0
+	for _, h := range results {
+		p.verifyResult(h)
+		if _, err := os.Stat(filepath.Join(p.outdir, h, "files_per_asset.csv")); err != nil {
+			t.Errorf("result %s lacks the analysis' files_per_asset.csv", h)
+		}
+		var meta struct {
+			Processing struct {
+				DataProcesses []struct {
+					Code struct {
+						Parameters map[string]any `json:"parameters"`
+					} `json:"code"`
+					OutputParameters struct {
+						NFiles    int    `json:"n_files"`
+						SubjectID string `json:"subject_id"`
+					} `json:"output_parameters"`
+				} `json:"data_processes"`
+			} `json:"processing"`
+		}
+		b, err := os.ReadFile(filepath.Join(p.outdir, h, "metadata.nd.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &meta); err != nil || len(meta.Processing.DataProcesses) != 1 {
+			t.Fatalf("result %s: metadata %v", h, err)
+		}
+		dp := meta.Processing.DataProcesses[0]
+		if dp.Code.Parameters["label"] != "demo" || dp.Code.Parameters["min_files"] != float64(2) || dp.OutputParameters.SubjectID == "" {
+			t.Errorf("result %s: parameters %v, outputs %+v: want label demo (schema default), min_files 2, a subject", h, dp.Code.Parameters, dp.OutputParameters)
+		}
+		files += dp.OutputParameters.NFiles
+	}
+	if files == 0 {
+		t.Error("the Python analysis counted no files in any job")
+	}
+	if recs := p.records(); !equal(recs, results) {
+		t.Fatalf("records %v, published %v: want one record per result", recs, results)
+	}
+}
