@@ -29,6 +29,10 @@ const (
 	AllOutputs  = "outputs.*"
 )
 
+// TerminalColumns are the columns a terminal shows when none are chosen, before Fit keeps
+// those that fit: the output values first, since they differ between rows.
+var TerminalColumns = []string{ColHash, ColCreated, ColCodeName, AllOutputs, AllParams, ColInputs}
+
 // DefaultColumns are the columns shown when none are chosen.
 var DefaultColumns = []string{ColHash, ColCreated, ColCodeName, ColVersion, ColInputs, AllParams, AllOutputs}
 
@@ -156,4 +160,64 @@ func (t Table) Write(w io.Writer, format string) error {
 		}
 		return tw.Flush()
 	}
+}
+
+// maxCell is the widest cell Fit keeps (longer ones end in "…").
+const maxCell = 24
+
+// Fit returns the table as a terminal shows it by default: hashes cut to 12 characters,
+// long cells cut to maxCell, list and object cells dropped (their columns with them), and
+// only the leading columns whose aligned width fits in width (at least the first). It
+// also returns how many columns it left out.
+func (t Table) Fit(width int) (Table, int) {
+	keep := make([]int, 0, len(t.Columns))
+	for j := range t.Columns {
+		nested := false
+		for _, row := range t.Rows {
+			if v := row[j]; strings.HasPrefix(v, "[") || strings.HasPrefix(v, "{") {
+				nested = true
+				break
+			}
+		}
+		if !nested {
+			keep = append(keep, j)
+		}
+	}
+	cut := func(col, s string) string {
+		switch {
+		case col == ColHash:
+			return short(s) // as everywhere else: the first 12 hex digits
+		case col == ColCreated && len(s) >= 19:
+			return strings.Replace(s[:19], "T", " ", 1) // to the second, UTC
+		}
+		if r := []rune(s); len(r) > maxCell {
+			return string(r[:maxCell-1]) + "…"
+		}
+		return s
+	}
+	out := Table{}
+	used := 0
+	var cols []int
+	for _, j := range keep {
+		w := len([]rune(cut("", t.Columns[j])))
+		for _, row := range t.Rows {
+			w = max(w, len([]rune(cut(t.Columns[j], row[j]))))
+		}
+		if len(cols) > 0 && used+w > width {
+			break
+		}
+		used += w + 2
+		cols = append(cols, j)
+	}
+	for _, j := range cols {
+		out.Columns = append(out.Columns, cut("", t.Columns[j]))
+	}
+	for _, row := range t.Rows {
+		r := make([]string, len(cols))
+		for i, j := range cols {
+			r[i] = cut(t.Columns[j], row[j])
+		}
+		out.Rows = append(out.Rows, r)
+	}
+	return out, len(t.Columns) - len(cols)
 }
