@@ -33,8 +33,11 @@ type Processing struct {
 
 // DataProcess is aind-data-schema v2's "Data process": one analysis run.
 type DataProcess struct {
-	ObjectType       string         `json:"object_type"`
-	ProcessType      string         `json:"process_type"`
+	ObjectType  string `json:"object_type"`
+	ProcessType string `json:"process_type"`
+	// Name names the process: the code's name, as upstream names it after its capsule.
+	// aind-data-schema requires a name or notes on an "Analysis" process.
+	Name             string         `json:"name,omitempty"`
 	Stage            string         `json:"stage"`
 	Code             Code           `json:"code"`
 	Experimenters    []string       `json:"experimenters"`
@@ -75,6 +78,7 @@ func NewMetadata(r Run) Metadata {
 	dp := DataProcess{
 		ObjectType:       ObjectTypeDataProcess,
 		ProcessType:      ProcessTypeAnalysis,
+		Name:             processName(r.Code),
 		Stage:            ProcessTypeAnalysis,
 		Code:             r.Code,
 		Experimenters:    r.Experimenters,
@@ -90,6 +94,19 @@ func NewMetadata(r Run) Metadata {
 		p.Pipelines = []Code{*r.Pipeline}
 	}
 	return Metadata{ObjectType: ObjectTypeMetadata, Name: r.Hash, Location: r.Location, Created: Timestamp(r.End), Processing: p}
+}
+
+// processName is the data process's name: the code's name, else its URL (both are set by
+// cli.CodeFlags.Resolve), else "analysis", so an Analysis process is never unnamed.
+func processName(c Code) string {
+	switch {
+	case c.Name != "":
+		return c.Name
+	case c.URL != "":
+		return c.URL
+	default:
+		return ProcessTypeAnalysis
+	}
 }
 
 // VersionSources are the places a code version can come from, in the order they are used.

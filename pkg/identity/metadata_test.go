@@ -67,6 +67,7 @@ func TestNewMetadataShape(t *testing.T) {
 		"experimenters[0]":            dp["experimenters"].([]any)[0],
 		"location":                    doc["location"],
 		"data_process.output_path":    dp["output_path"],
+		"data_process.name":           dp["name"],
 		"created has zone (end time)": doc["created"],
 	}
 	want := map[string]any{
@@ -75,6 +76,7 @@ func TestNewMetadataShape(t *testing.T) {
 		"start_date_time": "2026-01-02T03:04:05-07:00", "pipeline_name": "pipe", "pipelines[0].name": "pipe",
 		"output_parameters.n": float64(3), "experimenters[0]": "a@b.org", "location": "s3://r/" + h,
 		"data_process.output_path": "s3://r/" + h, "created has zone (end time)": "2026-01-02T03:05:05-07:00",
+		"data_process.name": "u",
 	}
 	for k, w := range want {
 		if checks[k] != w {
