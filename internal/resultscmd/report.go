@@ -16,7 +16,7 @@ import (
 type reportCmd struct {
 	Folder   string `arg:"" name:"run" help:"The run's output folder: the wrapper's --output_directory (or Nextflow's --outdir), local or s3://."`
 	HTML     string `name:"html" default:"report.html" help:"Where to write the HTML page (none: no page; an empty value means the default)."`
-	Markdown string `name:"markdown" aliases:"md" default:"-" help:"Where to write the Markdown summary (- for stdout, none: no summary)."`
+	Markdown string `name:"markdown" aliases:"md" default:"none" help:"Where to write the Markdown summary (a file, - for stdout; default none: no summary)."`
 	recordFlags
 
 	globals *cli.Globals

@@ -54,7 +54,7 @@ func testReport(t *testing.T, w *world) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := w.run(t, "report", root.String(), "--html", filepath.Join(t.TempDir(), "s3.html"))
+		r := w.run(t, "report", root.String(), "--html", filepath.Join(t.TempDir(), "s3.html"), "--markdown", "-")
 		mustOK(t, r, "report s3")
 		local := strings.Replace(string(mdText), w.run1Dir, root.String(), 1)
 		if r.Stdout != local {

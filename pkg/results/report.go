@@ -35,6 +35,47 @@ func fmtMap(m map[string]any) string {
 	return strings.Join(parts, ", ")
 }
 
+// label names a job for a reader: its job file's stem when known (skipped and failed
+// jobs), else its first input asset's name and how many more it has.
+func label(j Job) string {
+	if j.Name != "" {
+		return j.Name
+	}
+	if len(j.Inputs) == 0 {
+		return short(j.Hash)
+	}
+	first := strings.TrimRight(j.Inputs[0], "/")
+	first = first[strings.LastIndex(first, "/")+1:]
+	if len(j.Inputs) > 1 {
+		return fmt.Sprintf("%s +%d", first, len(j.Inputs)-1)
+	}
+	return first
+}
+
+// cell cuts a report cell to n characters.
+func cell(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// fmtScalars is fmtMap without list and object values (a nested output is a curve or a
+// table: in the result folder, not in a report cell).
+func fmtScalars(m map[string]any) string {
+	flat := map[string]any{}
+	Flatten("", m, flat)
+	parts := []string{}
+	for _, k := range sortedKeys(flat) {
+		switch flat[k].(type) {
+		case []any, map[string]any:
+			continue
+		}
+		parts = append(parts, k+"="+FormatValue(flat[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
 func short(h string) string {
 	if len(h) > 12 {
 		return h[:12]
@@ -62,8 +103,8 @@ func (r Run) WriteMarkdown(w io.Writer) error {
 	}
 	b.WriteString("## Jobs\n\n| job | hash | status | inputs | parameters | outputs | duration | reason |\n| --- | --- | --- | --- | --- | --- | ---: | --- |\n")
 	for _, j := range r.Jobs {
-		fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s | %s | %s | %s |\n", mdCell(j.Name), short(j.Hash), j.Status,
-			mdCell(joinInputs(j.Inputs)), mdCell(fmtMap(j.Parameters)), mdCell(fmtMap(j.Outputs)), fmtDuration(j.Duration()), mdCell(j.Reason))
+		fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s | %s | %s | %s |\n", mdCell(label(j)), short(j.Hash), j.Status,
+			mdCell(joinInputs(j.Inputs)), mdCell(cell(fmtMap(j.Parameters), 200)), mdCell(cell(fmtScalars(j.Outputs), 200)), fmtDuration(j.Duration()), mdCell(j.Reason))
 	}
 	for _, j := range r.Jobs {
 		if j.Status != StatusFailed {
@@ -92,8 +133,9 @@ func (r Run) WriteMarkdown(w io.Writer) error {
 // htmlJob is a job prepared for the page.
 type htmlJob struct {
 	Job
-	Short, Params, Outs, Inputs, Dur string
-	Images                           []htmlPlot
+	Label, Short, Params, Outs, Inputs, Dur string
+	Nested                                  []string // the list and object outputs' keys
+	Images                                  []htmlPlot
 }
 
 type htmlPlot struct {
@@ -108,6 +150,8 @@ var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;font-size:14px}
+td.long{max-width:28em;overflow-wrap:anywhere}
+table#jobs{table-layout:auto;max-width:100%}
 th{background:#f3f3f3}
 tr.failed td.status{background:#fdd;font-weight:bold}
 tr.done td.status{background:#dfd}
@@ -115,7 +159,7 @@ tr.skipped td.status{background:#eee}
 tr.dry-run td.status{background:#ffd}
 code,pre{font-family:ui-monospace,monospace;font-size:12px}
 pre{background:#f7f7f7;padding:6px;max-height:20em;overflow:auto;white-space:pre-wrap}
-.plots img{max-width:480px;border:1px solid #ddd;margin:4px}
+.plots img{max-width:100%;border:1px solid #ddd;margin:4px}
 </style></head>
 <body>
 <h1>Run report</h1>
@@ -126,10 +170,10 @@ pre{background:#f7f7f7;padding:6px;max-height:20em;overflow:auto;white-space:pre
 <h2>Jobs</h2>
 <table id="jobs"><thead><tr><th>job</th><th>hash</th><th>status</th><th>inputs</th><th>parameters</th><th>outputs</th><th>duration</th><th>reason</th></tr></thead>
 <tbody>
-{{range .Jobs}}<tr class="job {{.Status}}" data-status="{{.Status}}" data-hash="{{.Hash}}"><td>{{.Name}}</td><td><code title="{{.Hash}}">{{.Short}}</code></td><td class="status">{{.Status}}</td><td>{{.Inputs}}</td><td>{{.Params}}</td><td>{{.Outs}}</td><td>{{.Dur}}</td><td>{{.Reason}}{{if .LogTail}}<details><summary>log tail</summary><pre>{{.LogTail}}</pre></details>{{end}}</td></tr>
+{{range .Jobs}}<tr class="job {{.Status}}" data-status="{{.Status}}" data-hash="{{.Hash}}"><td>{{.Label}}</td><td><code title="{{.Hash}}">{{.Short}}</code></td><td class="status">{{.Status}}</td><td class="long">{{.Inputs}}</td><td class="long">{{.Params}}</td><td class="long">{{.Outs}}{{if .Nested}}<details><summary>{{len .Nested}} nested outputs (in outputs.json)</summary>{{range .Nested}}<code>{{.}}</code> {{end}}</details>{{end}}</td><td>{{.Dur}}</td><td>{{.Reason}}{{if .LogTail}}<details><summary>log tail</summary><pre>{{.LogTail}}</pre></details>{{end}}</td></tr>
 {{end}}</tbody></table>
 {{if .HasPlots}}<h2>Plots</h2>
-{{range .Jobs}}{{if .Images}}<div class="plots"><h3>{{if .Name}}{{.Name}} {{end}}<code>{{.Short}}</code></h3>
+{{range .Jobs}}{{if .Images}}<div class="plots"><h3>{{.Label}} <code>{{.Short}}</code></h3>
 {{range .Images}}<figure><img alt="{{.Name}}" src="{{.Src}}"><figcaption>{{.Name}}</figcaption></figure>
 {{end}}</div>{{end}}{{end}}{{end}}
 </body></html>
@@ -153,8 +197,16 @@ func (r Run) WriteHTML(w io.Writer) error {
 		data.Counts = append(data.Counts, count{s, r.Count(s)})
 	}
 	for _, j := range r.Jobs {
-		hj := htmlJob{Job: j, Short: short(j.Hash), Params: fmtMap(j.Parameters), Outs: fmtMap(j.Outputs),
+		hj := htmlJob{Job: j, Label: label(j), Short: short(j.Hash), Params: cell(fmtMap(j.Parameters), 400), Outs: cell(fmtScalars(j.Outputs), 400),
 			Inputs: joinInputs(j.Inputs), Dur: fmtDuration(j.Duration())}
+		flat := map[string]any{}
+		Flatten("", j.Outputs, flat)
+		for _, k := range sortedKeys(flat) {
+			switch flat[k].(type) {
+			case []any, map[string]any:
+				hj.Nested = append(hj.Nested, k)
+			}
+		}
 		for _, p := range j.Plots {
 			hj.Images = append(hj.Images, htmlPlot{Name: p.Name, Src: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(p.PNG))})
 			data.HasPlots = true
