@@ -24,6 +24,51 @@ var ErrClaimLost = errors.New("claim lost")
 // alone and counts the job as skipped.
 var errRecordedElsewhere = errors.New("another wrapper recorded this result first")
 
+// claimed is a job's claim as the steps after takeClaim use it.
+type claimed struct {
+	held *lease // nil in a dry run (nothing is claimed)
+	// ctx is the job's context: cancelled, with ErrClaimLost as its cause, when the claim
+	// is lost.
+	ctx context.Context
+	// release stops renewing the claim, releases it and cancels ctx.
+	release func()
+}
+
+// takeClaim claims the job (not in a dry run, which claims nothing), starts renewing the
+// claim, and checks again that no record exists: someone may have finished the job between
+// the first check and the claim. status is StatusDeferred when another wrapper holds the
+// claim and StatusSkipped when the job is recorded; then, as on an error, nothing is held.
+func (r *runner) takeClaim(ctx context.Context, hash string, log zerolog.Logger) (claimed, Status, error) {
+	if r.cfg.DryRun {
+		return claimed{ctx: ctx, release: func() {}}, "", nil
+	}
+	sent := time.Now()
+	ok, err := r.deps.Claims.Claim(ctx, hash, r.cfg.Holder, r.cfg.Lease)
+	if err != nil {
+		return claimed{}, "", err
+	}
+	if !ok {
+		return claimed{}, StatusDeferred, nil
+	}
+	log.Debug().Str("holder", r.cfg.Holder).Dur("lease", r.cfg.Lease).Msg("job claimed")
+	held := newLease(r.deps.Claims, hash, r.cfg.Holder, r.cfg.Lease, sent, log)
+	jobCtx, cancel := context.WithCancelCause(ctx)
+	held.start(jobCtx, cancel)
+	c := claimed{held: held, ctx: jobCtx, release: func() {
+		held.stopAndRelease(ctx)
+		cancel(nil)
+	}}
+	done, err := r.isDone(ctx, hash)
+	if err != nil || done {
+		c.release()
+		if done {
+			return claimed{}, StatusSkipped, nil
+		}
+		return claimed{}, "", err
+	}
+	return c, "", nil
+}
+
 // lease is a held claim and what this wrapper knows of it. The claim store's expiry is
 // set from the time a claim or renewal was sent, so the claim is known to be held until
 // that time plus the lease; until is that, less a safety margin (for clock skew between

@@ -54,10 +54,89 @@ func (r *runner) writeMarker(prefix, stem string, m marker) {
 	}
 }
 
-// resolveParameters computes the job's identity with the function the dispatcher uses
+// runJob is one job's life, in order: resolve its parameters and identity, skip it if its
+// result is recorded, claim it, run the analysis, publish the result, record it. Each step
+// is a function of its own; runJob only sequences them and turns what they find into the
+// job's Result (and its skip_ or failed_ marker).
+func (r *runner) runJob(ctx context.Context, f job.File, log zerolog.Logger) Result {
+	start := r.deps.Now()
+	res := r.live(ctx, f, log)
+	res.Duration = r.deps.Now().Sub(start)
+	return res
+}
+
+func (r *runner) live(ctx context.Context, f job.File, log zerolog.Logger) Result {
+	res := Result{Job: job.Stem(f.Path)}
+	id, err := r.resolve(f.Job, log)
+	if err != nil {
+		return r.failed(res, fmt.Errorf("job %s: %w", f.Path, err))
+	}
+	res.Hash = id.Hash
+	log = log.With().Str("hash", id.Hash).Logger()
+
+	if done, err := r.isDone(ctx, id.Hash); err != nil {
+		return r.failed(res, err)
+	} else if done {
+		return r.skipped(res, "a result record with this identity exists")
+	}
+
+	c, status, err := r.takeClaim(ctx, id.Hash, log)
+	switch {
+	case err != nil:
+		return r.failed(res, err)
+	case status == StatusDeferred:
+		res.Status, res.err = StatusDeferred, fault.Transient(fmt.Errorf("job %s (%s) is being run by another wrapper", res.Job, id.Hash))
+		res.Error = res.err.Error()
+		return res
+	case status == StatusSkipped: // someone finished the job between our check and our claim
+		return r.skipped(res, "a result record with this identity exists")
+	}
+	defer c.release()
+
+	outDir, meta, err := r.run(ctx, c.ctx, f, id, log)
+	if err != nil {
+		return r.failed(res, fmt.Errorf("job %s: %w", res.Job, err))
+	}
+	if r.cfg.DryRun {
+		res.Status = StatusDryRun
+		return res
+	}
+
+	m, err := r.publish(c.ctx, outDir, id.Hash, c.held, log)
+	if err == nil {
+		err = r.record(c.ctx, id.Hash, meta, m, c.held, log)
+	}
+	if errors.Is(err, errRecordedElsewhere) {
+		// Our claim lapsed and another wrapper finished the job: its record and result
+		// stand; nothing of ours was recorded and nothing under the prefix was deleted.
+		log.Warn().Err(err).Msg("the job was recorded by another wrapper; leaving its result alone")
+		return r.skipped(res, err.Error()+"; this run's result was not recorded")
+	}
+	if err != nil {
+		return r.failed(res, fmt.Errorf("job %s: publishing %s: %w", res.Job, meta.Location, claimStopped(ctx, c.ctx, err)))
+	}
+	res.Status = StatusDone
+	return res
+}
+
+// failed marks res failed with err and writes its failed_ marker.
+func (r *runner) failed(res Result, err error) Result {
+	res.Status, res.err, res.Error = StatusFailed, err, err.Error()
+	r.writeMarker(FailedPrefix, res.Job, marker{Hash: res.Hash, Status: StatusFailed, Reason: err.Error()})
+	return res
+}
+
+// skipped marks res skipped for reason and writes its skip_ marker.
+func (r *runner) skipped(res Result, reason string) Result {
+	res.Status = StatusSkipped
+	r.writeMarker(SkipPrefix, res.Job, marker{Hash: res.Hash, Status: StatusSkipped, Reason: reason})
+	return res
+}
+
+// resolve computes the job's parameters and identity with the function the dispatcher uses
 // (fixed < command line < job, then the schema's defaults), logs each override and
 // validates the parameters.
-func (r *runner) resolveParameters(j job.Job, log zerolog.Logger) (job.Resolved, error) {
+func (r *runner) resolve(j job.Job, log zerolog.Logger) (job.Resolved, error) {
 	id, err := j.Identity(job.Inputs{Code: r.cfg.Code, Parameters: r.cfg.Parameters, Overrides: r.cfg.Overrides, Schema: r.cfg.ParameterSchema})
 	if err != nil {
 		return id, err
@@ -75,73 +154,23 @@ func (r *runner) resolveParameters(j job.Job, log zerolog.Logger) (job.Resolved,
 	return id, nil
 }
 
-func (r *runner) runJob(ctx context.Context, f job.File, log zerolog.Logger) (res Result) {
-	stem := job.Stem(f.Path)
-	start := r.deps.Now()
-	res = Result{Job: stem}
-	defer func() { res.Duration = r.deps.Now().Sub(start) }()
-	fail := func(err error) Result {
-		res.Status, res.err, res.Error = StatusFailed, err, err.Error()
-		r.writeMarker(FailedPrefix, stem, marker{Hash: res.Hash, Status: StatusFailed, Reason: err.Error()})
-		return res
-	}
-
-	id, err := r.resolveParameters(f.Job, log)
-	if err != nil {
-		return fail(fmt.Errorf("job %s: %w", f.Path, err))
-	}
-	parameters, code, hash := id.Parameters, id.Code, id.Hash
-	res.Hash = hash
-	log = log.With().Str("hash", hash).Logger()
-
-	if done, err := r.isDone(ctx, hash); err != nil {
-		return fail(err)
-	} else if done {
-		res.Status = StatusSkipped
-		r.writeMarker(SkipPrefix, stem, marker{Hash: hash, Status: StatusSkipped, Reason: "a result record with this identity exists"})
-		return res
-	}
-
-	jobCtx := ctx
-	var held *lease
-	if !r.cfg.DryRun {
-		l, err := r.claim(ctx, hash, log)
-		if err != nil {
-			return fail(err)
-		}
-		if l == nil {
-			res.Status = StatusDeferred
-			res.err = fault.Transient(fmt.Errorf("job %s (%s) is being run by another wrapper", stem, hash))
-			res.Error = res.err.Error()
-			return res
-		}
-		held = l
-		var cancel context.CancelCauseFunc
-		jobCtx, cancel = context.WithCancelCause(ctx)
-		defer cancel(nil)
-		held.start(jobCtx, cancel)
-		defer held.stopAndRelease(ctx)
-		// Someone may have finished the job between our check and our claim.
-		if done, err := r.isDone(ctx, hash); err != nil {
-			return fail(err)
-		} else if done {
-			res.Status = StatusSkipped
-			r.writeMarker(SkipPrefix, stem, marker{Hash: hash, Status: StatusSkipped, Reason: "a result record with this identity exists"})
-			return res
-		}
-	}
-
-	outDir := filepath.Join(r.cfg.OutputDir, hash)
+// run runs the analysis in a fresh result folder <output>/<hash>/ (and a scratch folder,
+// removed after), validates its outputs and writes outputs.json and metadata.nd.json. A
+// failed run keeps its log, error.txt and a metadata.nd.json saying what ran on what (a
+// report shows it); none of it is published. ctx is the wrapper run's, jobCtx the job's
+// (cancelled when the claim is lost: then the error says so, and is transient).
+func (r *runner) run(ctx, jobCtx context.Context, f job.File, id job.Resolved, log zerolog.Logger) (string, identity.Metadata, error) {
+	outDir := filepath.Join(r.cfg.OutputDir, id.Hash)
 	if err := freshDir(outDir); err != nil {
-		return fail(err)
+		return outDir, identity.Metadata{}, err
 	}
-	scratch := filepath.Join(r.cfg.ScratchDir, hash)
+	scratch := filepath.Join(r.cfg.ScratchDir, id.Hash)
 	if err := freshDir(scratch); err != nil {
-		return fail(err)
+		return outDir, identity.Metadata{}, err
 	}
 	defer os.RemoveAll(scratch)
 
-	outputs, started, ended, err := r.analyse(jobCtx, f, parameters, hash, outDir, scratch, log)
+	outputs, started, ended, err := r.analyse(jobCtx, f, id.Parameters, id.Hash, outDir, scratch, log)
 	if err == nil {
 		err = r.cfg.OutputSchema.Validate("outputs", outputs)
 	} else if lost := claimStopped(ctx, jobCtx, err); lost != err {
@@ -150,36 +179,15 @@ func (r *runner) runJob(ctx context.Context, f job.File, log zerolog.Logger) (re
 		err = fmt.Errorf("%w (%v)", err, cause)
 	}
 	if err != nil {
-		// The failed attempt keeps its log, the error, and a metadata.nd.json saying what
-		// ran on what (a report shows it); none of it is uploaded or recorded.
 		r.writeError(outDir, err)
-		_, _ = r.writeMetadata(outDir, code, hash, started, ended, map[string]any{}, "Failed: "+err.Error())
-		return fail(fmt.Errorf("job %s: analysis: %w", stem, err))
+		_, _ = r.writeMetadata(outDir, id.Code, id.Hash, started, ended, map[string]any{}, "Failed: "+err.Error())
+		return outDir, identity.Metadata{}, fmt.Errorf("analysis: %w", err)
 	}
 	if err := writeJSON(filepath.Join(outDir, OutputsFile), outputs); err != nil {
-		return fail(err)
+		return outDir, identity.Metadata{}, err
 	}
-	meta, err := r.writeMetadata(outDir, code, hash, started, ended, outputs, "")
-	if err != nil {
-		return fail(err)
-	}
-	if r.cfg.DryRun {
-		res.Status = StatusDryRun
-		return res
-	}
-	if err := r.publish(jobCtx, outDir, hash, meta, held, log); err != nil {
-		if errors.Is(err, errRecordedElsewhere) {
-			// Our claim lapsed and another wrapper finished the job: its record and result
-			// stand; nothing of ours was recorded and nothing under the prefix was deleted.
-			log.Warn().Err(err).Msg("the job was recorded by another wrapper; leaving its result alone")
-			res.Status = StatusSkipped
-			r.writeMarker(SkipPrefix, stem, marker{Hash: hash, Status: StatusSkipped, Reason: err.Error() + "; this run's result was not recorded"})
-			return res
-		}
-		return fail(fmt.Errorf("job %s: publishing %s: %w", stem, meta.Location, claimStopped(ctx, jobCtx, err)))
-	}
-	res.Status = StatusDone
-	return res
+	meta, err := r.writeMetadata(outDir, id.Code, id.Hash, started, ended, outputs, "")
+	return outDir, meta, err
 }
 
 // writeMetadata writes the job's metadata.nd.json: the record of what ran, on what, when,
@@ -203,17 +211,6 @@ func (r *runner) isDone(ctx context.Context, hash string) (bool, error) {
 		return false, fmt.Errorf("checking for an existing result: %w", err)
 	}
 	return found[hash], nil
-}
-
-// claim takes the job's claim: nil (and no error) when another wrapper holds it.
-func (r *runner) claim(ctx context.Context, hash string, log zerolog.Logger) (*lease, error) {
-	sent := time.Now()
-	held, err := r.deps.Claims.Claim(ctx, hash, r.cfg.Holder, r.cfg.Lease)
-	if err != nil || !held {
-		return nil, err
-	}
-	log.Debug().Str("holder", r.cfg.Holder).Dur("lease", r.cfg.Lease).Msg("job claimed")
-	return newLease(r.deps.Claims, hash, r.cfg.Holder, r.cfg.Lease, sent, log), nil
 }
 
 // analyse runs the analysis with its inputs on disk and its log captured.

@@ -38,36 +38,37 @@ type ManifestEntry struct {
 	SHA256 string `json:"sha256"`
 }
 
-// publish uploads outDir to <bucket>/<hash>/ and then writes the record. The caller holds
-// the job's claim (held) and has checked that no record exists. Before each step that
-// only the holder may take, it confirms both again (fence): before removing objects
-// already under the prefix (leftovers of a crashed attempt) and before writing the
-// record, which is created insert-if-absent. A claim that cannot be confirmed stops the
-// job (ErrClaimLost, transient); a record that appeared is errRecordedElsewhere, and then
+// publish uploads outDir to <bucket>/<hash>/ and returns its manifest, uploaded last and
+// checked against the listing; record then writes the record. The caller holds the job's
+// claim (held) and has checked that no record exists. Before each step that only the
+// holder may take, publish and record confirm both again (fence): before removing objects
+// already under the prefix (leftovers of a crashed attempt) and before writing the record,
+// which is created insert-if-absent. A claim that cannot be confirmed stops the job
+// (ErrClaimLost, transient); a record that appeared is errRecordedElsewhere, and then
 // nothing is deleted or written.
-func (r *runner) publish(ctx context.Context, outDir, hash string, meta identity.Metadata, held *lease, log zerolog.Logger) error {
+func (r *runner) publish(ctx context.Context, outDir, hash string, held *lease, log zerolog.Logger) (Manifest, error) {
 	store := r.deps.Store
 	dest := r.cfg.Bucket.Join(hash)
 	if err := r.fence(ctx, held, hash, "clearing the prefix"); err != nil {
-		return err
+		return Manifest{}, err
 	}
 	var leftovers []storage.URL
 	if err := store.List(ctx, dest, func(o storage.Object) error {
 		leftovers = append(leftovers, o.URL)
 		return nil
 	}); err != nil {
-		return err
+		return Manifest{}, err
 	}
 	if len(leftovers) > 0 {
 		log.Warn().Int("objects", len(leftovers)).Str("prefix", dest.String()).Msg("removing an incomplete earlier upload (no record points to it)")
 		if err := forEach(ctx, r.cfg.UploadConcurrency, leftovers, func(ctx context.Context, u storage.URL) error { return store.Delete(ctx, u) }); err != nil {
-			return err
+			return Manifest{}, err
 		}
 	}
 	m := Manifest{Hash: hash, Created: identity.Timestamp(r.deps.Now())}
 	paths, err := resultFiles(outDir)
 	if err != nil {
-		return err
+		return m, err
 	}
 	// Each file is hashed while it is uploaded: the manifest has the size and SHA-256 of
 	// exactly the bytes sent, and a large result is read from disk once, not twice.
@@ -80,19 +81,25 @@ func (r *runner) publish(ctx context.Context, outDir, hash string, meta identity
 	})
 	if err != nil {
 		if storage.IsExists(err) {
-			return fault.Transient(fmt.Errorf("another wrapper is publishing the same result: %w", err))
+			return m, fault.Transient(fmt.Errorf("another wrapper is publishing the same result: %w", err))
 		}
-		return err
+		return m, err
 	}
 	if err := writeJSON(filepath.Join(outDir, ManifestFile), m); err != nil {
-		return err
+		return m, err
 	}
 	if err := store.PutFile(ctx, filepath.Join(outDir, ManifestFile), dest.Join(ManifestFile), storage.PutOptions{IfNotExists: true, ContentType: "application/json"}); err != nil {
-		return err
+		return m, err
 	}
 	if err := verify(ctx, store, dest, m); err != nil {
-		return err
+		return m, err
 	}
+	return m, nil
+}
+
+// record writes the job's record (metadata.nd.json's document, _id = hash) insert-if-absent,
+// after a fence; a record that is not ours is errRecordedElsewhere.
+func (r *runner) record(ctx context.Context, hash string, meta identity.Metadata, m Manifest, held *lease, log zerolog.Logger) error {
 	doc, err := recordDocument(hash, meta)
 	if err != nil {
 		return err
@@ -107,7 +114,7 @@ func (r *runner) publish(ctx context.Context, outDir, hash string, meta identity
 	if !ours {
 		return fmt.Errorf("%w (its record was written while this one uploaded)", errRecordedElsewhere)
 	}
-	log.Info().Str("location", dest.String()).Int("files", len(m.Files)+1).Msg("result published and recorded")
+	log.Info().Str("location", meta.Location).Int("files", len(m.Files)+1).Msg("result published and recorded")
 	return nil
 }
 
