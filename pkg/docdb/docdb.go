@@ -197,8 +197,9 @@ func classify(err error, attempts int) error {
 
 // Collection is one DocDB collection.
 type Collection struct {
-	c    *Client
-	coll *mongo.Collection
+	c        *Client
+	coll     *mongo.Collection
+	upstream upstreamIndex
 }
 
 // Name returns "database.collection".
@@ -260,7 +261,9 @@ func (col *Collection) Find(ctx context.Context, filter any, o FindOptions, fn f
 const ExistingChunk = 10000
 
 // Existing returns which of ids have a document with that _id: one query per
-// ExistingChunk ids (so one query for a typical dispatch), projecting only _id.
+// ExistingChunk ids (so one query for a typical dispatch), projecting only _id. An id
+// still missing is also found when a record of the Python wrapper (analysis-pipeline-utils,
+// its own hash as _id) has that identity (see upstreamIndex; read once per handle).
 func (col *Collection) Existing(ctx context.Context, ids []string) (map[string]bool, error) {
 	found := make(map[string]bool)
 	for start := 0; start < len(ids); start += ExistingChunk {
@@ -280,6 +283,9 @@ func (col *Collection) Existing(ctx context.Context, ids []string) (map[string]b
 		if err != nil {
 			return nil, fmt.Errorf("looking up %d ids: %w", len(chunk), err)
 		}
+	}
+	if err := col.upstream.addUpstream(ctx, col, ids, found); err != nil {
+		return nil, err
 	}
 	return found, nil
 }

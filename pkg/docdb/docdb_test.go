@@ -109,8 +109,17 @@ func TestFindExistingUpsert(t *testing.T) {
 	if len(got) != 3 || !got["id1"] || !got["id3"] || !got["id4"] || got["nope"] {
 		t.Fatalf("Existing = %v", got)
 	}
+	// One find for the ids, and, since one is missing, one (once per handle) reading the
+	// records of the Python wrapper (upstreamIndex); a second lookup sends one find.
+	if n := f.finds.Load(); n != 2 {
+		t.Fatalf("Existing sent %d find commands, want 2", n)
+	}
+	f.finds.Store(0)
+	if _, err := f.coll.Existing(ctx, []string{"id1", "nope"}); err != nil {
+		t.Fatal(err)
+	}
 	if n := f.finds.Load(); n != 1 {
-		t.Fatalf("Existing sent %d find commands, want 1", n)
+		t.Fatalf("a second Existing sent %d find commands, want 1", n)
 	}
 	stop := fmt.Errorf("stop")
 	if err := f.coll.Find(ctx, bson.D{}, docdb.FindOptions{}, func(bson.Raw) error { return stop }); err != stop {

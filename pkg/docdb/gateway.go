@@ -346,6 +346,7 @@ func rawFromJSON(data []byte) (bson.Raw, error) {
 type GatewayCollection struct {
 	g        *Gateway
 	db, coll string
+	upstream upstreamIndex
 }
 
 // Name returns "database.collection".
@@ -402,7 +403,8 @@ func (c *GatewayCollection) Aggregate(ctx context.Context, pipeline []any, fn fu
 const gatewayExistingChunk = 2000
 
 // Existing returns which of ids have a document: one aggregate ($match on _id, $project
-// _id) per gatewayExistingChunk ids.
+// _id) per gatewayExistingChunk ids; then, for ids still missing, the records of the
+// Python wrapper with that identity (see Collection.Existing).
 func (c *GatewayCollection) Existing(ctx context.Context, ids []string) (map[string]bool, error) {
 	found := make(map[string]bool)
 	for start := 0; start < len(ids); start += gatewayExistingChunk {
@@ -424,6 +426,9 @@ func (c *GatewayCollection) Existing(ctx context.Context, ids []string) (map[str
 		if err != nil {
 			return nil, fmt.Errorf("looking up %d ids: %w", len(chunk), err)
 		}
+	}
+	if err := c.upstream.addUpstream(ctx, c, ids, found); err != nil {
+		return nil, err
 	}
 	return found, nil
 }

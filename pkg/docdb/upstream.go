@@ -1,0 +1,89 @@
+package docdb
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
+)
+
+// upstreamFilter selects the records analysis-pipeline-utils' wrapper wrote: its
+// write_to_docdb inserts Metadata.model_dump() with _id = its own hash, which has no
+// top-level "created" (ours always has one).
+var upstreamFilter = bson.D{{Key: "created", Value: bson.D{{Key: "$exists", Value: false}}}}
+
+// upstreamIndex maps our identity of each upstream record's Code block
+// (identity.HashUpstreamCode) to the record's _id, so Existing recognises a result the
+// Python wrapper recorded for the same code, parameters and inputs: migrated work is done,
+// not recomputed. Built once per collection handle, on the first Existing that misses.
+type upstreamIndex struct {
+	once sync.Once
+	ids  map[string]string // our hash -> upstream _id
+	err  error
+}
+
+// finder is Find of either backend.
+type finder interface {
+	Find(ctx context.Context, filter any, o FindOptions, fn func(bson.Raw) error) error
+}
+
+// addUpstream marks found[id] for each id in ids that is not found yet and is the identity
+// of an upstream record in the collection f reads.
+func (u *upstreamIndex) addUpstream(ctx context.Context, f finder, ids []string, found map[string]bool) error {
+	missing := false
+	for _, id := range ids {
+		if !found[id] {
+			missing = true
+			break
+		}
+	}
+	if !missing {
+		return nil
+	}
+	u.once.Do(func() { u.ids, u.err = loadUpstream(ctx, f) })
+	if u.err != nil {
+		return u.err
+	}
+	for _, id := range ids {
+		if _, ok := u.ids[id]; ok {
+			found[id] = true
+		}
+	}
+	return nil
+}
+
+// loadUpstream reads the code block of every upstream record and indexes it by our hash.
+func loadUpstream(ctx context.Context, f finder) (map[string]string, error) {
+	ids := map[string]string{}
+	proj := bson.D{{Key: "_id", Value: 1}, {Key: "processing", Value: 1}}
+	err := f.Find(ctx, upstreamFilter, FindOptions{Projection: proj}, func(doc bson.Raw) error {
+		id, _ := doc.Lookup("_id").StringValueOK()
+		procs, ok := doc.Lookup("processing", "data_processes").ArrayOK()
+		if !ok {
+			return nil
+		}
+		first, ok := procs.Index(0).DocumentOK()
+		if !ok {
+			return nil
+		}
+		code, ok := first.Lookup("code").DocumentOK()
+		if !ok {
+			return nil
+		}
+		raw, err := bson.MarshalExtJSON(code, false, false)
+		if err != nil {
+			return nil
+		}
+		if h, ok, err := identity.HashUpstreamCode(raw); err == nil && ok {
+			ids[h] = id
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading records of the Python wrapper: %w", err)
+	}
+	return ids, nil
+}
