@@ -6,15 +6,19 @@ package main
 // Extended JSON both ways):
 //
 //	GET    /{version}/{db}/{coll}/find?filter=&projection=&sort=&limit=&skip=  -> [doc, ...]
-//	       limit is capped at the page cap (0 or absent means the cap); a reply larger than
-//	       the payload limit is refused with 413.
+//	       limit is capped at the page cap (0 or absent means the cap); a reply that would
+//	       exceed the payload limit ends early (fewer documents; callers page on until an
+//	       empty page), and only a single document over the limit is refused with 413.
+//	GET    /{version}/{db}/{coll}?filter=&projection=&sort=&limit=&skip=  -> [doc, ...]
+//	       no page cap (limit 0 is every document); a reply over the payload limit is a 413.
 //	GET    .../count_documents?filter=   -> {"total_record_count": n, "filtered_record_count": n}
 //	POST   .../aggregate  [stage, ...]   -> [doc, ...]  ($out and $merge refused: read-only)
 //	POST   .../insert_one doc            -> {"inserted_id": id}; duplicate _id -> 409
 //	POST   .../update_one {"filter", "update", "upsert": "True"|"False"|bool}
 //	                                     -> {"matched_count", "modified_count", "upserted_id"}
-//	POST   .../bulk_write [{"insertOne": {"document"}} | {"updateOne": {"filter", "update", "upsert"}}
-//	                       | {"deleteOne": {"filter"}} | {"deleteMany": {"filter"}}, ...]
+//	POST   .../bulk_write [{"InsertOne": {"document"}} | {"UpdateOne": {"filter", "update", "upsert"}}
+//	                       | {"DeleteOne": {"filter"}} | {"DeleteMany": {"filter"}}, ...]
+//	                       (pymongo's operation names: MetadataDbClient sends {"UpdateOne": ...})
 //	                                     -> {"inserted_count", "matched_count", "modified_count", "deleted_count", "upserted_count"}
 //	DELETE .../delete_one, .../delete_many {"filter"} -> {"deleted_count": n}
 //
@@ -116,7 +120,7 @@ var writeOps = map[string]string{
 }
 
 var readOps = map[string]string{
-	"find": http.MethodGet, "count_documents": http.MethodGet, "aggregate": http.MethodPost,
+	"": http.MethodGet, "find": http.MethodGet, "count_documents": http.MethodGet, "aggregate": http.MethodPost,
 }
 
 // ServeHTTP routes /{version}/{db}/{coll}/{op}.
@@ -148,6 +152,9 @@ func (g *docdbGateway) serve(r *http.Request) (int, []byte, error) {
 		}
 	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(parts) == 3 {
+		parts = append(parts, "") // the collection's own URL: GET lists records
+	}
 	if len(parts) != 4 || parts[0] != g.cfg.version || parts[1] == "" || parts[2] == "" {
 		return 0, nil, gwErrorf(http.StatusNotFound, "path %s: want /%s/{database}/{collection}/{op}", r.URL.Path, g.cfg.version)
 	}
@@ -178,8 +185,8 @@ func (g *docdbGateway) serve(r *http.Request) (int, []byte, error) {
 	ctx := r.Context()
 	var out bson.D
 	switch op {
-	case "find":
-		return g.find(ctx, coll, r)
+	case "find", "":
+		return g.find(ctx, coll, r, op == "")
 	case "count_documents":
 		filter, err := queryDoc(r, "filter")
 		if err != nil {
@@ -291,7 +298,11 @@ func queryInt(r *http.Request, name string) (int64, error) {
 	return n, nil
 }
 
-func (g *docdbGateway) find(ctx context.Context, coll *mongo.Collection, r *http.Request) (int, []byte, error) {
+// find serves find (paged: limit capped at the page cap, a reply truncated to the payload
+// limit) and, when all is set, the collection's own URL (limit 0 is every document, and a
+// reply over the payload limit is a 413), as MetadataDbClient's _find_records and
+// _get_records expect.
+func (g *docdbGateway) find(ctx context.Context, coll *mongo.Collection, r *http.Request, all bool) (int, []byte, error) {
 	fo := options.Find()
 	filter, err := queryDoc(r, "filter")
 	if err != nil {
@@ -315,7 +326,7 @@ func (g *docdbGateway) find(ctx context.Context, coll *mongo.Collection, r *http
 	if err != nil {
 		return 0, nil, err
 	}
-	if limit == 0 || limit > int64(g.cfg.pageCap) {
+	if !all && (limit == 0 || limit > int64(g.cfg.pageCap)) {
 		limit = int64(g.cfg.pageCap)
 	}
 	fo.SetLimit(limit).SetSkip(skip)
@@ -323,11 +334,14 @@ func (g *docdbGateway) find(ctx context.Context, coll *mongo.Collection, r *http
 	if err != nil {
 		return 0, nil, mongoErr(err)
 	}
-	return g.docs(ctx, cur)
+	return g.docs(ctx, cur, !all)
 }
 
-// docs writes a cursor's documents as a JSON array, refusing replies over the payload limit.
-func (g *docdbGateway) docs(ctx context.Context, cur *mongo.Cursor) (int, []byte, error) {
+// docs writes a cursor's documents as a JSON array. A reply over the payload limit is
+// refused with 413, unless truncate: then it ends before the document that would cross the
+// limit (the gateway's find returns fewer records than asked, and its callers page on with
+// skip or a key), and only a first document over the limit on its own is refused.
+func (g *docdbGateway) docs(ctx context.Context, cur *mongo.Cursor, truncate bool) (int, []byte, error) {
 	defer cur.Close(context.WithoutCancel(ctx))
 	out := []byte{'['}
 	for cur.Next(ctx) {
@@ -335,13 +349,16 @@ func (g *docdbGateway) docs(ctx context.Context, cur *mongo.Cursor) (int, []byte
 		if err != nil {
 			return 0, nil, err
 		}
+		if len(out)+1+len(b)+1 > g.cfg.maxPayload {
+			if truncate && len(out) > 1 {
+				break
+			}
+			return 0, nil, gwErrorf(http.StatusRequestEntityTooLarge, "reply exceeds the payload limit of %d bytes: ask for fewer documents (limit)", g.cfg.maxPayload)
+		}
 		if len(out) > 1 {
 			out = append(out, ',')
 		}
 		out = append(out, b...)
-		if len(out) > g.cfg.maxPayload {
-			return 0, nil, gwErrorf(http.StatusRequestEntityTooLarge, "reply exceeds the payload limit of %d bytes: ask for fewer documents (limit)", g.cfg.maxPayload)
-		}
 	}
 	if err := cur.Err(); err != nil {
 		return 0, nil, mongoErr(err)
@@ -367,7 +384,7 @@ func (g *docdbGateway) aggregate(ctx context.Context, coll *mongo.Collection, bo
 	if err != nil {
 		return 0, nil, mongoErr(err)
 	}
-	return g.docs(ctx, cur)
+	return g.docs(ctx, cur, false)
 }
 
 func (g *docdbGateway) bulkWrite(ctx context.Context, coll *mongo.Collection, body []byte) (int, []byte, error) {
@@ -386,24 +403,24 @@ func (g *docdbGateway) bulkWrite(ctx context.Context, coll *mongo.Collection, bo
 	var models []mongo.WriteModel
 	for i, op := range req.Ops {
 		if len(op) != 1 {
-			return 0, nil, gwErrorf(http.StatusBadRequest, "operation %d: want exactly one of insertOne, updateOne, deleteOne, deleteMany", i)
+			return 0, nil, gwErrorf(http.StatusBadRequest, "operation %d: want exactly one of InsertOne, UpdateOne, DeleteOne, DeleteMany", i)
 		}
 		for kind, a := range op {
 			switch kind {
-			case "insertOne":
+			case "InsertOne":
 				models = append(models, mongo.NewInsertOneModel().SetDocument(a.Document))
-			case "updateOne":
+			case "UpdateOne":
 				up, err := truth(a.Upsert)
 				if err != nil {
 					return 0, nil, err
 				}
 				models = append(models, mongo.NewUpdateOneModel().SetFilter(a.Filter).SetUpdate(a.Update).SetUpsert(up))
-			case "deleteOne":
+			case "DeleteOne":
 				models = append(models, mongo.NewDeleteOneModel().SetFilter(a.Filter))
-			case "deleteMany":
+			case "DeleteMany":
 				models = append(models, mongo.NewDeleteManyModel().SetFilter(a.Filter))
 			default:
-				return 0, nil, gwErrorf(http.StatusBadRequest, "operation %d: unknown kind %q", i, kind)
+				return 0, nil, gwErrorf(http.StatusBadRequest, "operation %d: unknown kind %q: want InsertOne, UpdateOne, DeleteOne or DeleteMany (pymongo's names, as MetadataDbClient sends them)", i, kind)
 			}
 		}
 	}

@@ -8,15 +8,19 @@ package docdb
 // Documents travel as relaxed MongoDB Extended JSON both ways (so dates survive as
 // {"$date": ...}). Requests and replies:
 //
-//	GET    find?filter=&projection=&sort=&limit=&skip=  -> [doc, ...] (server may cap limit;
-//	                                                    this client pages by _id, never skip)
+//	GET    find?filter=&projection=&sort=&limit=&skip=  -> [doc, ...] (the server caps limit,
+//	                                                    and returns fewer documents when a page
+//	                                                    would exceed its payload limit; this
+//	                                                    client pages by _id, never skip, until
+//	                                                    an empty page)
 //	GET    count_documents?filter=                      -> {"total_record_count": n, "filtered_record_count": n}
 //	POST   aggregate       body [stage, ...]            -> [doc, ...]
 //	POST   insert_one      body doc   (signed)          -> {"inserted_id": id}; duplicate _id -> 409
 //	POST   update_one      body {"filter", "update", "upsert": "True"} (signed)
 //	                                                    -> {"matched_count", "modified_count", "upserted_id"}
-//	POST   bulk_write      body [op, ...] (signed), op one of {"insertOne": {"document"}},
-//	                       {"updateOne": {"filter", "update", "upsert"}}, {"deleteOne": {"filter"}}
+//	POST   bulk_write      body [op, ...] (signed), op one of {"InsertOne": {"document"}},
+//	                       {"UpdateOne": {"filter", "update", "upsert": "True"}}, {"DeleteOne": {"filter"}}
+//	                       (pymongo's names, as MetadataDbClient sends them)
 //	                                                    -> {"inserted_count", "matched_count", "modified_count", "deleted_count", "upserted_count"}
 //	DELETE delete_one / delete_many body {"filter"} (signed) -> {"deleted_count": n}
 //
@@ -510,7 +514,8 @@ type BulkResult struct {
 	UpsertedCount int64 `json:"upserted_count"`
 }
 
-// BulkUpsert returns the bulk_write operation upserting doc ($set) at _id = id.
+// BulkUpsert returns the bulk_write operation upserting doc ($set) at _id = id, in the
+// gateway's spelling (pymongo's UpdateOne, upsert "True", as MetadataDbClient sends it).
 func BulkUpsert(id string, doc any) (json.RawMessage, error) {
 	set, err := setFields(id, doc)
 	if err != nil {
@@ -521,7 +526,7 @@ func BulkUpsert(id string, doc any) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fmt.Appendf(nil, `{"updateOne":{"filter":%s,"update":%s,"upsert":true}}`, f, u), nil
+	return fmt.Appendf(nil, `{"UpdateOne":{"filter":%s,"update":%s,"upsert":"True"}}`, f, u), nil
 }
 
 // BulkWrite sends ops (each an encoded operation, see the package notes and BulkUpsert)
