@@ -426,8 +426,11 @@ func TestCodeOceanAppPanels(t *testing.T) {
 			t.Fatalf("%v --help: %v", args, err)
 		}
 		m := map[string]bool{}
-		for _, f := range regexp.MustCompile(`(?m)^\s+(?:-\w, )?--(?:\[no-\])?([a-z][a-z0-9-]*)`).FindAllStringSubmatch(string(out), -1) {
+		for _, f := range regexp.MustCompile(`(?m)^\s+(?:-\w, )?--(?:\[no-\])?([a-z][a-z0-9_-]*)`).FindAllStringSubmatch(string(out), -1) {
 			m[strings.ReplaceAll(f[1], "-", "_")] = true
+		}
+		if !m["help"] || !m["input_directory"] || !m["code_version"] {
+			t.Fatalf("%v --help: found flags %v, not help, input_directory and code_version: its format changed", args, m)
 		}
 		return m
 	}
