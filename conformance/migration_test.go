@@ -10,6 +10,7 @@ import (
 
 	"github.com/allenneuraldynamics/aind-analysis-go/internal/devstacktest"
 	"github.com/allenneuraldynamics/aind-analysis-go/internal/dispatchcmd"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/resultscmd"
 	"github.com/allenneuraldynamics/aind-analysis-go/internal/upstreamtest"
 	"github.com/allenneuraldynamics/aind-analysis-go/internal/wrappercmd"
 )
@@ -64,7 +65,16 @@ func TestUpstreamRecordsAreDone(t *testing.T) {
 		t.Fatalf("upstream wrapper exit %d, want %d records:\n%s\n%s", res.Code, len(jobs), res.Stdout, res.Stderr)
 	}
 	t.Logf("upstream wrote:\n%s", res.Stdout)
+	var upstreamHashes []string
+	for _, line := range strings.Split(strings.TrimSpace(string(res.Stdout)), "\n") {
+		var r struct{ Hash string }
+		if json.Unmarshal([]byte(line), &r) == nil && r.Hash != "" {
+			upstreamHashes = append(upstreamHashes, r.Hash)
+		}
+	}
 
+	// One result of ours beside upstream's: other parameters, so it is new work.
+	ours := ourRecord(t, in, db, bucket, append(codeFlags, "--param=cutoff=0.7"), mongo, dispatch(t, mongo, "--param", "cutoff=0.7")[0])
 	for _, backend := range []struct {
 		name  string
 		flags []string
@@ -77,6 +87,27 @@ func TestUpstreamRecordsAreDone(t *testing.T) {
 		t.Run(backend.name+"/changed parameters are new work", func(t *testing.T) {
 			if changed := dispatch(t, backend.flags, "--param", "cutoff=0.6"); len(changed) != len(jobs) {
 				t.Errorf("dispatch with another cutoff wrote %d jobs, want %d", len(changed), len(jobs))
+			}
+		})
+		t.Run(backend.name+"/query lists them beside ours", func(t *testing.T) {
+			rows := queryResults(t, append([]string{"--results_database=" + db, "--results_collection=results",
+				"--code-name=" + code["name"], "--columns=hash,code_name,code_version,inputs,param.cutoff,param.alpha"}, backend.flags...))
+			want := append([]string{ours}, upstreamHashes...)
+			for _, h := range want {
+				r, ok := rows[h]
+				switch {
+				case !ok:
+					t.Errorf("aind-results query does not list %s; it listed %v", h, keys(rows))
+				case r["code_version"] != code["version"] || r["inputs"] == "" || r["param.cutoff"] == "" || r["param.alpha"] == "":
+					t.Errorf("aind-results query row of %s lacks what the record holds: %v", h, r)
+				}
+			}
+			if len(rows) != len(want) {
+				t.Errorf("aind-results query listed %d records, want %d (6 upstream, 1 ours)", len(rows), len(want))
+			}
+			if rows := queryResults(t, append([]string{"--results_database=" + db, "--results_collection=results",
+				"--param=cutoff=0.5", "--param=alpha=2.5", "--columns=hash"}, backend.flags...)); len(rows) != 3 {
+				t.Errorf("aind-results query --param cutoff=0.5 --param alpha=2.5 listed %d upstream records, want 3 (one per mouse): %v", len(rows), keys(rows))
 			}
 		})
 		t.Run(backend.name+"/wrapper skips every job", func(t *testing.T) {
@@ -103,4 +134,69 @@ func TestUpstreamRecordsAreDone(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ourRecord runs aind-wrapper on one job file (flags: code, parameters, DocDB) and
+// returns the hash of the record it wrote.
+func ourRecord(t *testing.T, in, db, bucket string, flags, dbFlags []string, jobFile string) string {
+	t.Helper()
+	jobDir, out := t.TempDir(), t.TempDir()
+	b, err := os.ReadFile(jobFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(jobDir, "job.json"), string(b))
+	args := append([]string{"run", "--input_directory=" + in, "--job_dict=" + jobDir, "--output_directory=" + out,
+		"--scratch_directory=" + t.TempDir(), "--dry_run=0", "--results_database=" + db, "--results_collection=results",
+		"--analysis_bucket=s3://" + bucket, "--log-level=warn"}, flags...)
+	args = append(append(args, dbFlags...), "--", "sh", "-c", "echo '{\"n\": 2}' > \"$AIND_OUTPUT_DIR/outputs.json\"")
+	if code := wrappercmd.Main(args); code != 0 {
+		t.Fatalf("aind-wrapper exit code %d", code)
+	}
+	metas, _ := filepath.Glob(filepath.Join(out, "*", "metadata.nd.json"))
+	if len(metas) != 1 {
+		t.Fatalf("aind-wrapper wrote %d results, want 1", len(metas))
+	}
+	return filepath.Base(filepath.Dir(metas[0]))
+}
+
+// queryResults runs aind-results query --format jsonl with args and returns its rows by hash.
+func queryResults(t *testing.T, args []string) map[string]map[string]string {
+	t.Helper()
+	outFile := filepath.Join(t.TempDir(), "rows.jsonl")
+	if code := resultscmd.Main(append([]string{"query", "--format=jsonl", "--output=" + outFile}, args...)); code != 0 {
+		t.Fatalf("aind-results query %v: exit code %d", args, code)
+	}
+	b, err := os.ReadFile(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("aind-results query row %q: %v", line, err)
+		}
+		row := map[string]string{}
+		for k, v := range r {
+			if s, ok := v.(string); ok {
+				row[k] = s
+			} else {
+				row[k] = fmt.Sprint(v)
+			}
+		}
+		rows[row["hash"]] = row
+	}
+	return rows
+}
+
+func keys(m map[string]map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
