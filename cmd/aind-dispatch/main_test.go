@@ -231,7 +231,7 @@ func TestErrors(t *testing.T) {
 
 func TestHelpShowsExitCodes(t *testing.T) {
 	r := run(t, nil, "--help")
-	if r.Code != 0 || !strings.Contains(r.Stdout, "75") || !strings.Contains(r.Stdout, "--file-extension") {
+	if r.Code != 0 || !strings.Contains(r.Stdout, "75") || !strings.Contains(r.Stdout, "--file_extension") {
 		t.Fatalf("help: exit %d\n%s", r.Code, r.Stdout)
 	}
 }

@@ -25,12 +25,12 @@ func TestPicksTheToolByNameOrArgument(t *testing.T) {
 		code int
 		want string
 	}{
-		{"dispatch by link", filepath.Join(dir, "aind-dispatch"), []string{"--help"}, 0, "--file-extension"},
-		{"wrapper by link", filepath.Join(dir, "aind-wrapper"), []string{"run", "--help"}, 0, "dry-run"},
+		{"dispatch by link", filepath.Join(dir, "aind-dispatch"), []string{"--help"}, 0, "--file_extension"},
+		{"wrapper by link", filepath.Join(dir, "aind-wrapper"), []string{"run", "--help"}, 0, "--dry_run"},
 		{"wrapper version", filepath.Join(dir, "aind-wrapper"), []string{"--version"}, 0, "dev"},
-		{"dispatch by argument", bins["aind"], []string{"dispatch", "--help"}, 0, "--group-by"},
-		{"unknown", bins["aind"], []string{"frobnicate"}, 2, "usage: aind"},
-		{"help", bins["aind"], []string{"--help"}, 0, "usage: aind"},
+		{"dispatch by argument", bins["aind"], []string{"dispatch", "--help"}, 0, "--group_by"},
+		{"unknown", bins["aind"], []string{"frobnicate"}, 2, "Usage: aind"},
+		{"help", bins["aind"], []string{"--help"}, 0, "Usage: aind"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

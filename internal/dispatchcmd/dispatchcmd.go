@@ -29,10 +29,18 @@ import (
 // Description is the command's one-line help.
 const Description = "Select data assets from DocDB and write one job file per unit of work."
 
+// ExitCodes is what aind-dispatch's exit codes mean: it writes all the job folders or none.
+var ExitCodes = fault.ExitCodes{
+	OK:        "job folders written, or none to write (nothing matched, or every job is done): the last line says which",
+	Failed:    "dispatch failed (DocDB refused the query, an asset record has no usable location); no job folder is left",
+	Usage:     "usage or configuration error (bad flag, query, parameters or schema file; output folder not empty)",
+	Transient: "DocDB or S3 unreachable after retries; no job folder is left (safe to retry)",
+}
+
 // Main runs aind-dispatch with args (without the program name) and returns the exit code.
 func Main(args []string) int {
 	cmd := &dispatchCmd{}
-	return cli.Main("aind-dispatch", Description+"\n\n"+params.OverridesHelp, cmd, args, os.Stderr, cmd.Filter())
+	return cli.Main("aind-dispatch", Description+"\n\n"+params.OverridesHelp+"\n\n"+ExitCodes.Help(), cmd, args, os.Stderr, cmd.Filter())
 }
 
 // dispatchCmd holds the flags. Every flag has its Code Ocean snake_case alias and an
@@ -84,7 +92,7 @@ func (c *dispatchCmd) Run(ctx context.Context) error {
 	}
 	if !opts.Code.IsZero() {
 		if c.ResultsCollection == "" {
-			log.Warn().Msg("no results collection (--results-collection / DOCDB_COLLECTION): not skipping jobs already done")
+			log.Warn().Msg("no results collection (--results_collection / DOCDB_COLLECTION): not skipping jobs already done")
 		} else {
 			deps.Done = client.Collection(c.ResultsDatabase, c.ResultsCollection)
 		}
@@ -164,7 +172,7 @@ func parseQuery(arg, inputDir string) (bson.D, string, error) {
 		if p := filepath.Join(inputDir, defaultQueryFile); fileExists(p) {
 			arg = p
 		} else {
-			return nil, "", fault.Usagef("no selection: give --docdb-query (JSON text or file), put %s in the input directory %s, or use --use-data-asset-csv", defaultQueryFile, inputDir)
+			return nil, "", fault.Usagef("no selection: give --docdb_query (JSON text or file), put %s in the input directory %s, or use --use_data_asset_csv", defaultQueryFile, inputDir)
 		}
 	}
 	source := "docdb_query"

@@ -26,7 +26,7 @@ type getCmd struct {
 func (c *getCmd) Run(ctx context.Context) error {
 	log := c.globals.Logger()
 	if len(c.Hashes) == 0 && c.isZero() {
-		return fault.Usagef("give result hashes or at least one filter (e.g. --analysis-name); refusing to download every result")
+		return fault.Usagef("give result hashes or at least one filter (e.g. --analysis_name); refusing to download every result")
 	}
 	records, assets, conn, err := c.open(ctx)
 	if err != nil {

@@ -21,11 +21,19 @@ import (
 // Description is the command's one-line help.
 const Description = "Find analysis results, pull their output values into a table, download them, and report on a run."
 
+// ExitCodes is what aind-results' exit codes mean, for each of its commands.
+var ExitCodes = fault.ExitCodes{
+	OK:        "done: the table, the files or the report are written",
+	Failed:    "a result could not be read or verified (no manifest, a file that differs from it)",
+	Usage:     "usage error (bad flag or filter, no result matches, not a run folder)",
+	Transient: "DocDB or S3 unreachable after retries (safe to retry)",
+}
+
 // Main runs aind-results with args (without the program name) and returns the exit code.
 func Main(args []string) int {
 	cmd := &resultsCmd{}
 	cmd.Get.globals, cmd.Report.globals = &cmd.Globals, &cmd.Globals
-	return cli.Main("aind-results", Description, cmd, args, os.Stderr)
+	return cli.Main("aind-results", Description+"\n\n"+ExitCodes.Help(), cmd, args, os.Stderr)
 }
 
 // resultsCmd is the command tree.
@@ -51,10 +59,10 @@ type closer interface{ Close(context.Context) error }
 // open connects to DocDB and returns the results and asset collections.
 func (f recordFlags) open(ctx context.Context) (records, assets results.RecordFinder, c closer, err error) {
 	if f.ResultsCollection == "" {
-		return nil, nil, nil, fault.Usagef("no results collection: set --results-collection or DOCDB_COLLECTION (and --results-database / DOCDB_DATABASE)")
+		return nil, nil, nil, fault.Usagef("no results collection: set --results_collection or DOCDB_COLLECTION (and --results_database / DOCDB_DATABASE)")
 	}
 	if !f.Configured() {
-		return nil, nil, nil, fault.Usagef("no DocDB: set --docdb-uri or DOCDB_URI")
+		return nil, nil, nil, fault.Usagef("no DocDB: set --docdb_uri or DOCDB_URI")
 	}
 	client, err := f.Connect(ctx)
 	if err != nil {

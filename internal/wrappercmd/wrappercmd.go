@@ -18,7 +18,7 @@ const Description = "Run an analysis once per job, publish its results and recor
 func Main(args []string) int {
 	cmd := &wrapperCmd{}
 	cmd.Run.globals = &cmd.Globals
-	return cli.Main("aind-wrapper", Description+"\n\n"+params.OverridesHelp, cmd, args, os.Stderr, cmd.Run.Filter())
+	return cli.Main("aind-wrapper", Description+"\n\n"+params.OverridesHelp+"\n\n"+wrapper.ExitCodes.Help(), cmd, args, os.Stderr, cmd.Run.Filter())
 }
 
 // wrapperCmd is the command tree: aind-wrapper [--version] run [flags] -- <command> [args].
@@ -36,8 +36,8 @@ type runCmd struct {
 }
 
 // Help is shown by `aind-wrapper run --help` under the usage line: how analysis parameters
-// are given on the command line.
-func (c *runCmd) Help() string { return params.OverridesHelp }
+// are given on the command line, and the exit codes.
+func (c *runCmd) Help() string { return params.OverridesHelp + "\n\n" + wrapper.ExitCodes.Help() }
 
 // Run executes the wrapper with the command analysis.
 func (c *runCmd) Run(ctx context.Context) error {

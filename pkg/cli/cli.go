@@ -39,7 +39,8 @@ func (g Globals) Logger() zerolog.Logger { return logs.New(os.Stderr, g.LogLevel
 // ArgsFilter rewrites the arguments before kong parses them, knowing the parser's flags.
 type ArgsFilter func(parser *kong.Kong, args []string) []string
 
-// Main parses args into cmd with kong, runs it with a context cancelled by SIGINT or
+// Main parses args into cmd with kong (description is the --help text under the usage
+// line, with the binary's exit-code table), runs it with a context cancelled by SIGINT or
 // SIGTERM, reports a failure on stderr and returns the exit code. cmd must have a
 // Run(ctx context.Context) error method or kong subcommands with one. filters, if any,
 // rewrite args first.
@@ -90,14 +91,16 @@ func Main(name, description string, cmd any, args []string, stderr io.Writer, fi
 
 type exitCode int
 
-// NewParser is the kong parser Main uses for cmd: the project's mappers (an empty path
-// stays empty), the version variable, ctx bound for Run methods, and kong's exits turned
+// NewParser is the kong parser Main uses for cmd: description (which ends with the
+// binary's fault.ExitCodes table), the help printer that shows snake_case flag names (see
+// HelpPrinter), the project's mappers (an empty path stays empty), the version variable, ctx bound for Run methods, and kong's exits turned
 // into a panic that Main recovers, and the options of a cmd that is an Extended. Tests use
 // it to inspect a binary's flags.
 func NewParser(ctx context.Context, name, description string, cmd any) (*kong.Kong, error) {
 	opts := []kong.Option{
 		kong.Name(name),
-		kong.Description(description + "\n\n" + fault.ExitCodeHelp),
+		kong.Description(description),
+		kong.Help(HelpPrinter),
 		kong.Vars{"version": Version},
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.UsageOnError(),

@@ -9,10 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
-// Exit codes shared by aind-dispatch, aind-wrapper and aind-results. They are printed in
-// every binary's --help (see ExitCodeHelp).
+// Exit codes shared by aind-dispatch, aind-wrapper and aind-results. Each binary's --help
+// says what they mean for it (see ExitCodes).
 const (
 	// ExitOK means every job was done or skipped.
 	ExitOK = 0
@@ -27,13 +28,34 @@ const (
 	ExitInterrupted = 130
 )
 
-// ExitCodeHelp is the exit-code table, for the binaries' --help text.
-const ExitCodeHelp = `Exit status:
-  0    all jobs done or skipped
-  1    at least one job failed permanently (the others still ran)
-  2    usage or configuration error (bad flag, bad input file)
-  75   transient fault: S3 or DocDB unreachable after retries (safe to retry)
-  130  interrupted`
+// ExitCodes says what each exit code means for one binary, for its --help text: the codes
+// are shared, their causes are not (a dispatcher has no jobs that fail, only a wrapper has
+// jobs claimed by another wrapper).
+type ExitCodes struct {
+	OK, Failed, Usage, Transient string
+}
+
+// Help returns the "Exit status:" table of c, its lines at most 76 characters wide; code
+// 130 (interrupted) means the same for every binary.
+func (c ExitCodes) Help() string {
+	var b strings.Builder
+	b.WriteString("Exit status:")
+	for _, row := range []struct {
+		code    int
+		meaning string
+	}{{ExitOK, c.OK}, {ExitFailed, c.Failed}, {ExitUsage, c.Usage}, {ExitTransient, c.Transient}, {ExitInterrupted, "interrupted (SIGINT or SIGTERM)"}} {
+		line := fmt.Sprintf("\n  %-4d", row.code)
+		for _, w := range strings.Fields(row.meaning) {
+			if len(line)+1+len(w) > 77 { // 77: the line starts with its newline
+				b.WriteString(line)
+				line = "\n      "
+			}
+			line += " " + w
+		}
+		b.WriteString(line)
+	}
+	return b.String()
+}
 
 type kind int
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -44,5 +45,20 @@ func TestUnwrapKeepsCause(t *testing.T) {
 	base := errors.New("boom")
 	if !errors.Is(Transient(base), base) {
 		t.Fatal("Transient hides its cause from errors.Is")
+	}
+}
+
+func TestExitCodesHelpLinesFitAndNameEveryCode(t *testing.T) {
+	long := "a meaning long enough to need more than one line of the help text, so that wrapping is exercised here"
+	help := ExitCodes{OK: "ok", Failed: long, Usage: "usage", Transient: "transient"}.Help()
+	for _, line := range strings.Split(help, "\n") {
+		if len(line) > 76 {
+			t.Errorf("line of %d characters: %q", len(line), line)
+		}
+	}
+	for _, want := range []string{"\n  0    ok", "\n  1    a meaning", "\n       ", "\n  2    usage", "\n  75   transient", "\n  130  interrupted"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("help lacks %q:\n%s", want, help)
+		}
 	}
 }

@@ -13,7 +13,7 @@ type CodeFlags struct {
 	CodeURL             string `name:"code-url" aliases:"code_url" env:"AIND_CODE_URL" help:"URL of the analysis code (default from CO_CAPSULE_ID on Code Ocean)."`
 	CodeName            string `name:"code-name" aliases:"code_name" env:"AIND_CODE_NAME" help:"Name of the analysis code."`
 	CodeVersion         string `name:"code-version" aliases:"code_version" env:"AIND_CODE_VERSION" help:"Version of the analysis code."`
-	ReleaseVersion      string `name:"release-version" aliases:"release_version" env:"AIND_RELEASE_VERSION" help:"Latest release of the code; with --commits-since-release, used unless a non-patch commit follows it."`
+	ReleaseVersion      string `name:"release-version" aliases:"release_version" env:"AIND_RELEASE_VERSION" help:"Latest release of the code; with --commits_since_release, used unless a non-patch commit follows it."`
 	CommitsSinceRelease string `name:"commits-since-release" aliases:"commits_since_release" env:"AIND_COMMITS_SINCE_RELEASE" help:"Commits since the release, newest first (comma or space separated)."`
 	PatchCommits        string `name:"patch-commits" aliases:"patch_commits" env:"PATCH_COMMITS" help:"Commits that do not count as changes (comma or space separated)."`
 	ImageRevision       string `name:"image-revision" aliases:"image_revision" env:"AIND_IMAGE_REVISION" help:"The container image's revision label, the version of last resort."`

@@ -38,7 +38,16 @@ func runAsCommand(a GoAnalysis, args []string, stderr io.Writer) int {
 		return fault.ExitCode(err)
 	}
 	desc := a.Name + ", run by aind-wrapper on one job (" + EnvJobFile + " is set): only its own flags apply."
-	return cli.Main(a.Name, desc, &commandRun{analysis: a, stderr: stderr}, args, stderr)
+	return cli.Main(a.Name, desc+"\n\n"+commandExitCodes.Help(), &commandRun{analysis: a, stderr: stderr}, args, stderr)
+}
+
+// commandExitCodes is what a Go analysis' exit codes mean when it is the command of an
+// enclosing wrapper, which reads them (see Command).
+var commandExitCodes = fault.ExitCodes{
+	OK:        "the analysis of this job finished and wrote its outputs",
+	Failed:    "the analysis failed on this job (the wrapper records it failed and goes on)",
+	Usage:     "usage error (a bad flag of the analysis, or a flag of the wrapper)",
+	Transient: "transient fault (S3 unreachable, say): the wrapper fails the job as transient and exits 75",
 }
 
 // commandRun is the command line of a Go analysis run by an enclosing wrapper: only the

@@ -63,7 +63,7 @@ func (f *Flags) Execute(ctx context.Context, log zerolog.Logger, a Analysis) err
 	deps.Store = store
 	if f.ConnectionFlags.Configured() {
 		if f.ResultsCollection == "" {
-			return fault.Usagef("DocDB is set but not the results collection (--results-collection / DOCDB_COLLECTION)")
+			return fault.Usagef("DocDB is set but not the results collection (--results_collection / DOCDB_COLLECTION)")
 		}
 		client, err := f.ConnectionFlags.Connect(ctx)
 		if err != nil {
@@ -224,6 +224,15 @@ func (c *goCmd) embedSchemas() error {
 	return nil
 }
 
+// ExitCodes is what the exit codes of aind-wrapper, and of a Go analysis built with Main,
+// mean: one failing job does not stop the others, and the worst outcome decides.
+var ExitCodes = fault.ExitCodes{
+	OK:        "every job done, dry-run, or skipped (a result with its identity is recorded)",
+	Failed:    "at least one job failed (the others still ran; see its failed_ marker)",
+	Usage:     "usage or configuration error (bad flag, job folder, parameters or schema)",
+	Transient: "a job could not finish now: S3 or DocDB unreachable after retries, or the job is claimed by another wrapper (safe to retry)",
+}
+
 // Main is the whole main function of a Go analysis:
 //
 //	func main() { wrapper.Main(wrapper.GoAnalysis{Name: "my-analysis", Run: analyse}) }
@@ -247,5 +256,5 @@ func MainArgs(a GoAnalysis, args []string) int {
 	}
 	cmd := &goCmd{analysis: a}
 	cmd.SetDefaultSchema(a.ParameterSchema)
-	return cli.Main(a.Name, desc+"\n\n"+params.OverridesHelp, cmd, args, os.Stderr, cmd.Filter())
+	return cli.Main(a.Name, desc+"\n\n"+params.OverridesHelp+"\n\n"+ExitCodes.Help(), cmd, args, os.Stderr, cmd.Filter())
 }

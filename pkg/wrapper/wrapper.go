@@ -275,13 +275,13 @@ func (cfg *Config) check(deps Deps) error {
 	case cfg.JobDir == "" || cfg.OutputDir == "":
 		return fault.Usagef("job folder and output folder must be set")
 	case !cfg.DryRun && cfg.Bucket == (storage.URL{}):
-		return fault.Usagef("publishing needs the analysis bucket (--analysis-bucket or ANALYSIS_BUCKET); use --dry_run=1 to run without publishing")
+		return fault.Usagef("publishing needs the analysis bucket (--analysis_bucket or ANALYSIS_BUCKET); use --dry_run=1 to run without publishing")
 	case !cfg.DryRun && (deps.Records == nil || deps.Claims == nil || deps.Store == nil):
-		return fault.Usagef("publishing needs DocDB (--docdb-uri / DOCDB_URI and --results-collection / DOCDB_COLLECTION); use --dry_run=1 to run without publishing")
+		return fault.Usagef("publishing needs DocDB (--docdb_uri / DOCDB_URI and --results_collection / DOCDB_COLLECTION); use --dry_run=1 to run without publishing")
 	case !cfg.DryRun && cfg.Code.Version == "":
-		return fault.Usagef("publishing needs a code version (--code-version, --release-version with --commits-since-release, or --image-revision): results of unversioned code cannot be told apart")
+		return fault.Usagef("publishing needs a code version (--code_version, --release_version with --commits_since_release, or --image_revision): results of unversioned code cannot be told apart")
 	case !cfg.DryRun && cfg.Code.URL == "":
-		return fault.Usagef("publishing needs the code URL (--code-url / AIND_CODE_URL, or CO_CAPSULE_ID)")
+		return fault.Usagef("publishing needs the code URL (--code_url / AIND_CODE_URL, or CO_CAPSULE_ID)")
 	}
 	if cfg.ScratchDir == "" {
 		cfg.ScratchDir = filepath.Join(os.TempDir(), "aind-wrapper-scratch")
