@@ -63,7 +63,7 @@ func Main(name, description string, cmd any, args []string, stderr io.Writer, fi
 			}
 		}()
 		args, parseOnly := cutParseOnly(args)
-		args = DropEmpty(parser, args)
+		args = JoinBoolValues(parser, DropEmpty(parser, args))
 		for _, f := range filters {
 			args = f(parser, args)
 		}
