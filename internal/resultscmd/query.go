@@ -30,7 +30,7 @@ func terminalWidth() int {
 type queryCmd struct {
 	filterFlags
 	recordFlags
-	Columns cli.FieldList `name:"columns" short:"c" help:"Columns: hash, created, location, code_url, code_name, code_version, inputs, duration_s, param.<key>, output.<key> (nested outputs flattened with dots), params.* and outputs.* (every key). Default: hash,created,code_name,code_version,inputs,params.*,outputs.*; on a terminal, only the short ones that fit its width."`
+	Columns cli.FieldList `name:"columns" short:"c" help:"Columns: hash, created, location, code_url, code_name, code_version, inputs, duration_s, param.<key>, output.<key> (nested outputs flattened with dots), params.* and outputs.* (every key). Default: hash,created,code_name,code_version,inputs,params.*,outputs.*; on a terminal, only the short ones that fit its width, those whose values differ between rows first."`
 	Format  string        `name:"format" short:"f" default:"auto" enum:"auto,table,csv,jsonl" help:"Output format (${enum}); auto is an aligned table on a terminal (short columns that fit), CSV otherwise (every column)."`
 	Output  string        `name:"output" short:"o" type:"path" help:"Write to this file instead of stdout."`
 }

@@ -36,3 +36,28 @@ func TestFitKeepsATerminalRowShort(t *testing.T) {
 		t.Errorf("a narrow terminal: columns %v, %d hidden; want the first column only", one.Columns, hidden)
 	}
 }
+
+// TestFitShowsColumnsThatTellRowsApart: on a terminal with room for a few columns, the
+// parameter and output columns whose values differ between rows come first (top-level
+// keys before nested ones), not the first ones in alphabetical order; hash, created and
+// code_name keep their places.
+func TestFitShowsColumnsThatTellRowsApart(t *testing.T) {
+	tb := Table{
+		Columns: []string{ColHash, ColCreated, ColCodeName, "output.channels.G_0.label", "output.channels.G_0.slope",
+			"output.empty", "output.subject_id", "param.analysis_name", "param.cutoff"},
+		Rows: [][]string{
+			{strings.Repeat("a", 64), "2026-01-02T03:04:05Z", "aind-foraging", "NAc DA", "0.51", "", "816886", "demo", "0.25"},
+			{strings.Repeat("b", 64), "2026-01-02T03:04:06Z", "aind-foraging", "NAc DA", "0.42", "", "900001", "demo", "0.5"},
+		},
+	}
+	fit, hidden := tb.Fit(90)
+	want := "hash,created,code_name,output.subject_id,param.cutoff"
+	if got := strings.Join(fit.Columns, ","); got != want || hidden != 4 {
+		t.Fatalf("columns %s, %d hidden; want %s and 4 hidden", got, hidden, want)
+	}
+	all, hidden := tb.Fit(1000)
+	want = "hash,created,code_name,output.subject_id,param.cutoff,output.channels.G_0.slo…,param.analysis_name,output.channels.G_0.lab…,output.empty"
+	if got := strings.Join(all.Columns, ","); got != want || hidden != 0 {
+		t.Fatalf("wide terminal: columns %s, %d hidden; want %s", got, hidden, want)
+	}
+}

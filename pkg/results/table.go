@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -166,9 +167,10 @@ func (t Table) Write(w io.Writer, format string) error {
 const maxCell = 24
 
 // Fit returns the table as a terminal shows it by default: hashes cut to 12 characters,
-// long cells cut to maxCell, list and object cells dropped (their columns with them), and
-// only the leading columns whose aligned width fits in width (at least the first). It
-// also returns how many columns it left out.
+// long cells cut to maxCell, list and object cells dropped (their columns with them), the
+// parameter and output columns ordered by what they tell (see informative), and only the
+// leading columns whose aligned width fits in width (at least the first). It also returns
+// how many columns it left out.
 func (t Table) Fit(width int) (Table, int) {
 	keep := make([]int, 0, len(t.Columns))
 	for j := range t.Columns {
@@ -183,6 +185,7 @@ func (t Table) Fit(width int) (Table, int) {
 			keep = append(keep, j)
 		}
 	}
+	keep = t.informative(keep)
 	cut := func(col, s string) string {
 		switch {
 		case col == ColHash:
@@ -220,4 +223,50 @@ func (t Table) Fit(width int) (Table, int) {
 		out.Rows = append(out.Rows, r)
 	}
 	return out, len(t.Columns) - len(cols)
+}
+
+// informative reorders the parameter and output columns among cols (the others keep their
+// places): first those whose values differ between rows (a subject id, a score), then
+// those with one value for every row, then the empty ones; within each, top-level keys
+// before nested ones (subject_id before channels.G_0.label), then in their order. On a
+// terminal wide enough for a few columns, the ones that tell rows apart are shown.
+func (t Table) informative(cols []int) []int {
+	var slots, values []int
+	for i, j := range cols {
+		if c := t.Columns[j]; strings.HasPrefix(c, ParamPrefix) || strings.HasPrefix(c, OutPrefix) {
+			slots = append(slots, i)
+			values = append(values, j)
+		}
+	}
+	rank := func(j int) int {
+		distinct := map[string]bool{}
+		for _, row := range t.Rows {
+			if row[j] != "" {
+				distinct[row[j]] = true
+			}
+		}
+		switch {
+		case len(distinct) > 1:
+			return 0
+		case len(distinct) == 1:
+			return 1
+		}
+		return 2
+	}
+	depth := func(j int) int {
+		c := strings.TrimPrefix(strings.TrimPrefix(t.Columns[j], ParamPrefix), OutPrefix)
+		return strings.Count(c, ".")
+	}
+	sort.SliceStable(values, func(a, b int) bool {
+		ra, rb := rank(values[a]), rank(values[b])
+		if ra != rb {
+			return ra < rb
+		}
+		return depth(values[a]) < depth(values[b])
+	})
+	out := append([]int{}, cols...)
+	for i, slot := range slots {
+		out[slot] = values[i]
+	}
+	return out
 }
