@@ -120,7 +120,8 @@ func chromium(t *testing.T, browser string, args ...string) (string, string) {
 	defer cancel()
 	home := t.TempDir()
 	cmd := exec.CommandContext(ctx, browser, append([]string{"--headless", "--no-sandbox", "--disable-gpu",
-		"--disable-dev-shm-usage", "--no-first-run", "--user-data-dir=" + filepath.Join(home, "profile"),
+		"--disable-dev-shm-usage", "--disable-quic", "--no-first-run", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", "--user-data-dir=" + filepath.Join(home, "profile"),
 		"--enable-logging=stderr", "--v=0"}, args...)...)
 	cmd.Env = append(os.Environ(), "HOME="+home)
 	var stdout, stderr strings.Builder

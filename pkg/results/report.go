@@ -2,6 +2,7 @@ package results
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
@@ -133,33 +134,55 @@ func (r Run) WriteMarkdown(w io.Writer) error {
 // htmlJob is a job prepared for the page.
 type htmlJob struct {
 	Job
-	Label, Short, Params, Outs, Inputs, Dur string
-	Nested                                  []string // the list and object outputs' keys
-	Images                                  []htmlPlot
+	Label, Short, Dur string
+	Inputs            []htmlInput
+	Params            []htmlValue // flattened parameters
+	Outs              []htmlValue // scalar outputs
+	Nested            []htmlNested
+	Images            []htmlPlot
 }
+
+// htmlInput is one input location, shown by its last path element.
+type htmlInput struct{ Name, URL string }
+
+// htmlValue is one row of a job's short key-value table.
+type htmlValue struct{ Key, Value string }
+
+// htmlNested is a list or object output, folded: its size and its JSON.
+type htmlNested struct{ Key, Size, JSON string }
 
 type htmlPlot struct {
 	Name string
 	Src  template.URL
 }
 
+// maxNestedJSON bounds one folded output's text on the page (the whole is in outputs.json).
+const maxNestedJSON = 20000
+
 var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Run report: {{.Run.Summary}}</title>
 <style>
-body{font-family:system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse;margin:1em 0}
+body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
+table{border-collapse:collapse;margin:.5em 0}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;font-size:14px}
-td.long{max-width:28em;overflow-wrap:anywhere}
-table#jobs{table-layout:auto;max-width:100%}
+table#jobs{table-layout:fixed;width:100%}
+table#jobs td{overflow-wrap:anywhere}
+table.kv{margin:0;width:100%}
+table.kv th,table.kv td{border:none;border-bottom:1px solid #eee;padding:1px 4px;font-size:13px;background:none;font-weight:normal}
+table.kv th{color:#555;width:45%}
 th{background:#f3f3f3}
 tr.failed td.status{background:#fdd;font-weight:bold}
 tr.done td.status{background:#dfd}
 tr.skipped td.status{background:#eee}
 tr.dry-run td.status{background:#ffd}
 code,pre{font-family:ui-monospace,monospace;font-size:12px}
-pre{background:#f7f7f7;padding:6px;max-height:20em;overflow:auto;white-space:pre-wrap}
-.plots img{max-width:100%;border:1px solid #ddd;margin:4px}
+pre{background:#f7f7f7;padding:6px;max-height:20em;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}
+details{margin:2px 0}
+summary{cursor:pointer;font-size:13px}
+.plots figure{margin:0 0 1em 0}
+.plots img{display:block;max-width:100%;height:auto;border:1px solid #ddd}
 </style></head>
 <body>
 <h1>Run report</h1>
@@ -167,21 +190,22 @@ pre{background:#f7f7f7;padding:6px;max-height:20em;overflow:auto;white-space:pre
 <table id="counts"><tr><th>status</th><th>jobs</th></tr>
 {{range .Counts}}<tr><td>{{.Status}}</td><td class="count" data-status="{{.Status}}">{{.N}}</td></tr>
 {{end}}<tr><th>total</th><th id="total">{{len .Run.Jobs}}</th></tr></table>
-<h2>Jobs</h2>
-<table id="jobs"><thead><tr><th>job</th><th>hash</th><th>status</th><th>inputs</th><th>parameters</th><th>outputs</th><th>duration</th><th>reason</th></tr></thead>
-<tbody>
-{{range .Jobs}}<tr class="job {{.Status}}" data-status="{{.Status}}" data-hash="{{.Hash}}"><td>{{.Label}}</td><td><code title="{{.Hash}}">{{.Short}}</code></td><td class="status">{{.Status}}</td><td class="long">{{.Inputs}}</td><td class="long">{{.Params}}</td><td class="long">{{.Outs}}{{if .Nested}}<details><summary>{{len .Nested}} nested outputs (in outputs.json)</summary>{{range .Nested}}<code>{{.}}</code> {{end}}</details>{{end}}</td><td>{{.Dur}}</td><td>{{.Reason}}{{if .LogTail}}<details><summary>log tail</summary><pre>{{.LogTail}}</pre></details>{{end}}</td></tr>
-{{end}}</tbody></table>
-{{if .HasPlots}}<h2>Plots</h2>
+{{if .HasPlots}}<h2 id="plots">Plots</h2>
 {{range .Jobs}}{{if .Images}}<div class="plots"><h3>{{.Label}} <code>{{.Short}}</code></h3>
 {{range .Images}}<figure><img alt="{{.Name}}" src="{{.Src}}"><figcaption>{{.Name}}</figcaption></figure>
-{{end}}</div>{{end}}{{end}}{{end}}
+{{end}}</div>{{end}}{{end}}{{end}}<h2>Jobs</h2>
+<table id="jobs"><colgroup><col style="width:14%"><col style="width:8%"><col style="width:6%"><col style="width:16%"><col style="width:22%"><col style="width:22%"><col style="width:6%"><col style="width:6%"></colgroup>
+<thead><tr><th>job</th><th>hash</th><th>status</th><th>inputs</th><th>parameters</th><th>outputs</th><th>duration</th><th>reason</th></tr></thead>
+<tbody>
+{{range .Jobs}}<tr class="job {{.Status}}" data-status="{{.Status}}" data-hash="{{.Hash}}"><td class="label">{{.Label}}</td><td><code title="{{.Hash}}">{{.Short}}</code></td><td class="status">{{.Status}}</td><td>{{range .Inputs}}<div title="{{.URL}}">{{.Name}}</div>{{end}}</td><td>{{if .Params}}<table class="kv">{{range .Params}}<tr><th>{{.Key}}</th><td>{{.Value}}</td></tr>{{end}}</table>{{end}}</td><td class="outputs">{{if .Outs}}<table class="kv">{{range .Outs}}<tr><th>{{.Key}}</th><td>{{.Value}}</td></tr>{{end}}</table>{{end}}{{range .Nested}}<details class="nested"><summary>{{.Key}} ({{.Size}})</summary><pre>{{.JSON}}</pre></details>{{end}}</td><td>{{.Dur}}</td><td>{{.Reason}}{{if .LogTail}}<details><summary>log tail</summary><pre>{{.LogTail}}</pre></details>{{end}}</td></tr>
+{{end}}</tbody></table>
 </body></html>
 `))
 
-// WriteHTML writes the run's report as one self-contained page: counts, the job table
-// (one row per job, class and data-status naming its status, failures with their log
-// tail) and every job's PNG plots embedded as data URIs.
+// WriteHTML writes the run's report as one self-contained page that fits a laptop screen:
+// counts, every job's PNG plots embedded as data URIs, then the job table (one row per job,
+// class and data-status naming its status; its inputs, parameters and scalar outputs as
+// short tables, each list or object output folded; failures with their log tail).
 func (r Run) WriteHTML(w io.Writer) error {
 	type count struct {
 		Status string
@@ -197,14 +221,24 @@ func (r Run) WriteHTML(w io.Writer) error {
 		data.Counts = append(data.Counts, count{s, r.Count(s)})
 	}
 	for _, j := range r.Jobs {
-		hj := htmlJob{Job: j, Label: label(j), Short: short(j.Hash), Params: cell(fmtMap(j.Parameters), 400), Outs: cell(fmtScalars(j.Outputs), 400),
-			Inputs: joinInputs(j.Inputs), Dur: fmtDuration(j.Duration())}
+		hj := htmlJob{Job: j, Label: label(j), Short: short(j.Hash), Dur: fmtDuration(j.Duration())}
+		for _, in := range j.Inputs {
+			name := strings.TrimRight(in, "/")
+			hj.Inputs = append(hj.Inputs, htmlInput{Name: name[strings.LastIndex(name, "/")+1:], URL: in})
+		}
 		flat := map[string]any{}
-		Flatten("", j.Outputs, flat)
+		Flatten("", j.Parameters, flat)
 		for _, k := range sortedKeys(flat) {
-			switch flat[k].(type) {
-			case []any, map[string]any:
-				hj.Nested = append(hj.Nested, k)
+			hj.Params = append(hj.Params, htmlValue{k, cell(FormatValue(flat[k]), 80)})
+		}
+		for _, k := range sortedKeys(j.Outputs) {
+			switch v := j.Outputs[k].(type) {
+			case []any:
+				hj.Nested = append(hj.Nested, nested(k, plural(len(v), "item"), v))
+			case map[string]any:
+				hj.Nested = append(hj.Nested, nested(k, plural(len(v), "key"), v))
+			default:
+				hj.Outs = append(hj.Outs, htmlValue{k, cell(FormatValue(v), 80)})
 			}
 		}
 		for _, p := range j.Plots {
@@ -214,4 +248,26 @@ func (r Run) WriteHTML(w io.Writer) error {
 		data.Jobs = append(data.Jobs, hj)
 	}
 	return page.Execute(w, data)
+}
+
+// nested folds a list or object output: its size and its indented JSON, cut to
+// maxNestedJSON characters.
+func nested(key, size string, v any) htmlNested {
+	b, err := json.MarshalIndent(v, "", "  ")
+	text := string(b)
+	if err != nil {
+		text = FormatValue(v)
+	}
+	if r := []rune(text); len(r) > maxNestedJSON {
+		text = string(r[:maxNestedJSON]) + "\n… (cut: the whole is in " + OutputsFile + ")"
+	}
+	return htmlNested{Key: key, Size: size, JSON: text}
+}
+
+// plural is "1 key", "2 keys".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
