@@ -397,6 +397,21 @@ func TestCodeOceanGeneratedPipeline(t *testing.T) {
 		t.Fatalf("records %v, published %v", recs, results)
 	}
 	p.checkCodeOceanRecords(results, "Code Ocean pipeline "+coPipelineID)
+
+	// Again: every job is recorded, so the dispatcher writes only its NO_JOBS.txt, which this
+	// pipeline (like Code Ocean's) hands to one wrapper task as its job folder: that task
+	// finds no job and succeeds, and nothing new is published or recorded.
+	again := p.nextflow(map[string]string{"CO_PIPELINE_ID": coPipelineID, "CO_COMPUTATION_ID": coComputationID},
+		"run", filepath.Join(p.root, "codeocean", "pipeline", "main.nf"), "--outdir", p.outdir,
+		"--input", filepath.Join(p.root, "examples", "python", "input"),
+		"--dispatcher_capsule_id", coDispatcherID, "--wrapper_capsule_id", coWrapperID,
+		"--capsule_aind_analysis_dispatcher_1_args", dispatch, "--capsule_aind_analysis_wrapper_2_args", wrap)
+	if again.exit != 0 || again.count(dispatcher, "COMPLETED") != 1 || again.count(wrapper, "COMPLETED") != 1 || len(again.tasks) != 2 {
+		t.Fatalf("second run (nothing to dispatch): %s", again)
+	}
+	if after, _ := p.published(); len(after) != len(results) || !equal(p.records(), results) {
+		t.Fatalf("second run published %v, records %v", after, p.records())
+	}
 }
 
 // quoteArgs quotes each argument for bash, as a Code Ocean pipeline's arguments string is

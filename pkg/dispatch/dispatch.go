@@ -263,6 +263,6 @@ func (d *dispatcher) placeholder() string {
 	case d.opts.FileExtension != "" && d.stats.Jobs == 0:
 		reason = fmt.Sprintf("no selected asset has %s files", d.opts.FileExtension)
 	}
-	return fmt.Sprintf("aind-dispatch wrote no job: %s.\n\nQuery: %s\nSummary: %s\n\nThis file is a placeholder so that the pipeline ends cleanly; the wrapper ignores it.\n",
-		reason, d.opts.QueryText, d.stats.Summary(d.opts))
+	return fmt.Sprintf("%s: %s.\n\nQuery: %s\nSummary: %s\n\nThis file is a placeholder so that the pipeline ends cleanly; the wrapper ignores it.\n",
+		job.NoJobsNote, reason, d.opts.QueryText, d.stats.Summary(d.opts))
 }

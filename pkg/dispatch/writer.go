@@ -22,7 +22,7 @@ type DoneLookup interface {
 
 // PlaceholderName is the file written instead of job folders when nothing is dispatched,
 // so the pipeline has an explained, non-job output instead of failing on an empty one.
-const PlaceholderName = "NO_JOBS.txt"
+const PlaceholderName = job.NoJobsFile
 
 // errEnough stops the job stream once max_number_of_tasks_dispatched jobs are written.
 var errEnough = errors.New("enough jobs dispatched")

@@ -206,9 +206,24 @@ type File struct {
 	Job Job
 }
 
+// The placeholder file the dispatcher writes instead of job folders when it dispatches
+// nothing: its name, and the text it starts with.
+const (
+	NoJobsFile = "NO_JOBS.txt"
+	NoJobsNote = "aind-dispatch wrote no job"
+)
+
 // ReadDir reads every *.json file in dir, sorted by name. Other files (such as the
-// dispatcher's NO_JOBS.txt placeholder) are ignored. Any bad job file is an error naming it.
+// dispatcher's NO_JOBS.txt placeholder) are ignored, and dir may be that placeholder itself
+// (no jobs). Any bad job file is an error naming it.
 func ReadDir(dir string) ([]File, error) {
+	if st, err := os.Stat(dir); err == nil && st.Mode().IsRegular() {
+		// A pipeline that stages each dispatcher output as the job folder (Code Ocean's
+		// generated pipeline does) hands an empty dispatch's placeholder over as the folder.
+		if b, err := os.ReadFile(dir); err == nil && strings.HasPrefix(string(b), NoJobsNote) {
+			return nil, nil
+		}
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fault.Usagef("reading job folder: %w", err)

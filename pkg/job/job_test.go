@@ -165,3 +165,24 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Code Ocean's generated pipeline stages each dispatcher output as the job folder, so an
+// empty dispatch's placeholder arrives as the folder itself: no jobs, not an error.
+func TestReadDirOfThePlaceholder(t *testing.T) {
+	dir := t.TempDir()
+	note := filepath.Join(dir, "job_dict")
+	if err := os.WriteFile(note, []byte(NoJobsNote+": no DocDB record matched the query.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files, err := ReadDir(note)
+	if err != nil || len(files) != 0 {
+		t.Fatalf("ReadDir(placeholder) = %v, %v; want no jobs", files, err)
+	}
+	other := filepath.Join(dir, "other")
+	if err := os.WriteFile(other, []byte("something else"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadDir(other); err == nil {
+		t.Fatal("ReadDir of a file that is not the placeholder succeeded")
+	}
+}

@@ -248,6 +248,18 @@ func Run(ctx context.Context, cfg Config, deps Deps, a Analysis) (Summary, error
 			return Summary{}, fault.Usagef("creating %s: %w", dir, err)
 		}
 	}
+	if st, err := os.Stat(cfg.JobDir); err == nil && st.Mode().IsRegular() {
+		// The dispatcher's placeholder handed over as the job folder (Code Ocean's generated
+		// pipeline does that when nothing was dispatched): pass it on, so the task has an
+		// output and the run's results say why nothing ran.
+		note, err := os.ReadFile(cfg.JobDir)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(cfg.OutputDir, job.NoJobsFile), note, 0o644)
+		}
+		if err != nil {
+			return Summary{}, fmt.Errorf("passing on the dispatcher's placeholder: %w", err)
+		}
+	}
 	r := &runner{cfg: cfg, deps: deps, analysis: a}
 	var sum Summary
 	for i, f := range files {
