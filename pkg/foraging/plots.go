@@ -104,19 +104,62 @@ var diverging = []color.NRGBA{
 	{0xB2, 0x18, 0x2B, 0xff},
 }
 
+// qLevels colour the Q groups low, mid, high from cool to warm; the unrewarded curve of a
+// level is a lighter tint of its colour, dashed (see curveDashed).
+var qLevels = []color.NRGBA{
+	{0x00, 0x72, 0xB2, 0xff}, // blue
+	{0x00, 0x9E, 0x73, 0xff}, // bluish green
+	{0xD5, 0x5E, 0x00, 0xff}, // vermillion
+}
+
 // curveColor is the colour of label i of n in a condition group: the RPE bins take the
-// diverging map in order (stretched over n bins), every other group a categorical colour.
+// diverging map in order (stretched over n bins), the Q groups one colour per Q level
+// (rewarded, then unrewarded in a lighter tint), every other group a categorical colour.
 func curveColor(group string, i, n int) color.Color {
-	if group == "rpe" {
+	switch group {
+	case "rpe":
 		if n <= 1 {
 			return diverging[len(diverging)-1]
 		}
 		return diverging[i*(len(diverging)-1)/(n-1)]
+	case "q_reward":
+		c := qLevels[(i/2)%len(qLevels)]
+		if i%2 == 1 {
+			c = tint(c, 0.45)
+		}
+		return c
 	}
 	return categorical[i%len(categorical)]
 }
 
-// psthRow returns one panel per condition group, each with the mean +- SEM of its
+// curveDashed reports whether label i of a condition group is drawn dashed: the unrewarded
+// curves of the Q groups, so that a level's pair reads as one colour, two strokes.
+func curveDashed(group string, i int) bool { return group == "q_reward" && i%2 == 1 }
+
+// tint mixes c with white: f = 0 is c, 1 is white.
+func tint(c color.NRGBA, f float64) color.NRGBA {
+	mix := func(v uint8) uint8 { return uint8(float64(v) + (255-float64(v))*f) }
+	return color.NRGBA{mix(c.R), mix(c.G), mix(c.B), c.A}
+}
+
+// legendRowPx and plotAreaPx are the height of one legend entry and of a panel's data area,
+// in pixels, for legendHeadroom.
+const (
+	legendRowPx = 15
+	plotAreaPx  = PanelHeight - 80
+)
+
+// legendHeadroom raises the top of pl's Y axis so that a legend of n entries at the top
+// sits above the data instead of over it (gonum draws legends inside the data area).
+func legendHeadroom(pl *plot.Plot, n int) {
+	if n == 0 || !(pl.Y.Max > pl.Y.Min) {
+		return
+	}
+	f := math.Min(float64(n*legendRowPx+8)/plotAreaPx, 0.6)
+	pl.Y.Max += (pl.Y.Max - pl.Y.Min) * f / (1 - f)
+}
+
+// psthRow returns one panel per condition group, each with the mean ± SEM of its
 // conditions.
 func psthRow(title string, curves map[string]Curve, g Grid) []*plot.Plot {
 	row := make([]*plot.Plot, 0, len(conditionGroups))
@@ -127,21 +170,25 @@ func psthRow(title string, curves map[string]Curve, g Grid) []*plot.Plot {
 		pl.X.Label.Text = "time from choice (s)"
 		pl.Y.Label.Text = "z dF/F - baseline"
 		pl.Legend.Top = true
+		entries := 0
 		for i, label := range cg.Labels {
 			c, ok := curves[label]
 			if !ok {
 				continue
 			}
-			addCurve(pl, tau, c, curveColor(cg.Group, i, len(cg.Labels)), fmt.Sprintf("%s (n=%d)", label, c.N))
+			addCurve(pl, tau, c, curveColor(cg.Group, i, len(cg.Labels)), curveDashed(cg.Group, i), fmt.Sprintf("%s (n=%d)", label, c.N))
+			entries++
 		}
+		legendHeadroom(pl, entries)
 		pl.Add(plotter.NewGrid())
 		row = append(row, pl)
 	}
 	return row
 }
 
-// addCurve draws the mean as a line and mean +- SEM as a shaded band, skipping NaNs.
-func addCurve(pl *plot.Plot, tau []float64, c Curve, col color.Color, label string) {
+// addCurve draws the mean as a line (dashed if asked) and mean ± SEM as a shaded band,
+// skipping NaNs.
+func addCurve(pl *plot.Plot, tau []float64, c Curve, col color.Color, dashed bool, label string) {
 	var seg, band plotter.XYs
 	var lo plotter.XYs
 	flush := func() {
@@ -161,6 +208,9 @@ func addCurve(pl *plot.Plot, tau []float64, c Curve, col color.Color, label stri
 			if l, err := plotter.NewLine(seg); err == nil {
 				l.Color = col
 				l.Width = vg.Points(1.5)
+				if dashed {
+					l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+				}
 				pl.Add(l)
 				if label != "" {
 					pl.Legend.Add(label, l)
@@ -212,10 +262,11 @@ func rpeScatter(title string, cs *ChannelSession) *plot.Plot {
 		}
 		lo[side], hi[side] = math.Min(lo[side], pt.X), math.Max(hi[side], pt.X)
 	}
+	fits := 0
 	for i, f := range []struct {
 		fit  Fit
 		name string
-	}{{cs.Neg, "RPE<0"}, {cs.Pos, "RPE>=0"}} {
+	}{{cs.Neg, "RPE < 0"}, {cs.Pos, "RPE ≥ 0"}} {
 		if math.IsNaN(f.fit.Slope) || lo[i] > hi[i] {
 			continue
 		}
@@ -224,9 +275,11 @@ func rpeScatter(title string, cs *ChannelSession) *plot.Plot {
 			l.Color = categorical[i]
 			l.Width = vg.Points(2)
 			pl.Add(l)
-			pl.Legend.Add(fmt.Sprintf("%s slope %.2f+-%.2f r %.2f n %d", f.name, f.fit.Slope, f.fit.SE, f.fit.R, f.fit.N), l)
+			pl.Legend.Add(fmt.Sprintf("%s: slope %.2f ± %.2f, r %.2f, n %d", f.name, f.fit.Slope, f.fit.SE, f.fit.R, f.fit.N), l)
+			fits++
 		}
 	}
+	legendHeadroom(pl, fits)
 	pl.Legend.Top = true
 	pl.Legend.Left = true
 	pl.Add(plotter.NewGrid())

@@ -44,3 +44,55 @@ func TestChannelTitle(t *testing.T) {
 		}
 	}
 }
+
+// TestLegendSitsAboveTheData: a panel's Y axis leaves room at the top for its legend (one
+// row per curve), so the legend is not drawn over the curves, and the room grows with the
+// number of entries.
+func TestLegendSitsAboveTheData(t *testing.T) {
+	g := Grid{Start: -1, Rate: 10, N: 50}
+	curve := func() Curve {
+		c := Curve{N: 3}
+		for k := 0; k < g.N; k++ {
+			c.Mean = append(c.Mean, float64(k)/float64(g.N-1)) // 0 .. 1
+			c.SEM = append(c.SEM, 0)
+		}
+		return c
+	}
+	curves := map[string]Curve{}
+	for _, cg := range conditionGroups {
+		for _, l := range cg.Labels {
+			curves[l] = curve()
+		}
+	}
+	row := psthRow("t", curves, g)
+	room := map[string]float64{}
+	for i, cg := range conditionGroups {
+		pl := row[i]
+		span := pl.Y.Max - pl.Y.Min
+		free := (pl.Y.Max - 1) / span // the part of the axis above the data
+		need := float64(len(cg.Labels)*legendRowPx) / plotAreaPx
+		if free < need {
+			t.Errorf("%s: %.0f%% of the axis above the data, the legend of %d entries needs %.0f%%", cg.Group, 100*free, len(cg.Labels), 100*need)
+		}
+		room[cg.Group] = free
+	}
+	if room["q_reward"] <= room["reward"] {
+		t.Errorf("6 entries get no more room (%.2f) than 2 (%.2f)", room["q_reward"], room["reward"])
+	}
+}
+
+// TestQGroupsPairByLevel: each Q level has one hue; its unrewarded curve is a lighter
+// tint of it, dashed, and the rewarded one solid.
+func TestQGroupsPairByLevel(t *testing.T) {
+	labels := conditionGroups[3].Labels
+	if conditionGroups[3].Group != "q_reward" || len(labels) != 6 {
+		t.Fatalf("condition group 3 is %s %v", conditionGroups[3].Group, labels)
+	}
+	for i := 0; i < len(labels); i += 2 {
+		rew := color.NRGBAModel.Convert(curveColor("q_reward", i, 6)).(color.NRGBA)
+		unrew := color.NRGBAModel.Convert(curveColor("q_reward", i+1, 6)).(color.NRGBA)
+		if unrew != tint(rew, 0.45) || curveDashed("q_reward", i) || !curveDashed("q_reward", i+1) {
+			t.Errorf("%s %v and %s %v: want the second a dashed tint of the first", labels[i], rew, labels[i+1], unrew)
+		}
+	}
+}
