@@ -1,0 +1,92 @@
+package result
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
+)
+
+// Record is one result record: the wrapper's Metadata (metadata.nd.json) with its DocDB
+// _id, the result's hash.
+type Record struct {
+	ID string `json:"_id"`
+	identity.Metadata
+}
+
+// Document is the record the wrapper writes for the result hash: meta as a DocDB document
+// with _id = hash first, numbers kept as numbers. It fails only if meta cannot be encoded.
+func Document(hash string, meta identity.Metadata) (bson.D, error) {
+	b, err := json.Marshal(meta)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the record of %s: %w", hash, err)
+	}
+	var doc bson.D
+	if err := bson.UnmarshalExtJSON(b, false, &doc); err != nil {
+		return nil, fmt.Errorf("encoding the record of %s: %w", hash, err)
+	}
+	return append(bson.D{{Key: "_id", Value: hash}}, doc...), nil
+}
+
+// DecodeRecord decodes a DocDB document into a Record. Numbers in parameters and outputs
+// are kept as json.Number, so 10 stays "10" and 0.25 stays "0.25" in tables.
+func DecodeRecord(doc bson.Raw) (Record, error) {
+	b, err := bson.MarshalExtJSON(doc, false, false)
+	if err != nil {
+		return Record{}, fmt.Errorf("decoding record: %w", err)
+	}
+	return ParseRecord(b)
+}
+
+// ParseRecord decodes a record from JSON (a DocDB document as relaxed extended JSON, or a
+// metadata.nd.json file, whose ID is then its name, the hash). Numbers are json.Number.
+func ParseRecord(b []byte) (Record, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var r Record
+	if err := dec.Decode(&r); err != nil {
+		return Record{}, fmt.Errorf("decoding record: %w", err)
+	}
+	if r.ID == "" {
+		r.ID = r.Name
+	}
+	return r, nil
+}
+
+// Process returns the record's first data process (the analysis), or a zero one.
+func (r Record) Process() identity.DataProcess {
+	if len(r.Processing.DataProcesses) == 0 {
+		return identity.DataProcess{}
+	}
+	return r.Processing.DataProcesses[0]
+}
+
+// Inputs returns the input asset URLs, in the record's order.
+func (r Record) Inputs() []string {
+	var out []string
+	for _, d := range r.Process().Code.InputData {
+		out = append(out, d.URL)
+	}
+	return out
+}
+
+// CreatedTime parses the record's created timestamp (zero if absent or malformed).
+func (r Record) CreatedTime() time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, r.Created)
+	return t
+}
+
+// Duration is the analysis' run time, from the start and end timestamps (0 if unknown).
+func (r Record) Duration() time.Duration {
+	p := r.Process()
+	s, err1 := time.Parse(time.RFC3339Nano, p.StartDateTime)
+	e, err2 := time.Parse(time.RFC3339Nano, p.EndDateTime)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return e.Sub(s)
+}
