@@ -14,6 +14,7 @@ import (
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/job"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/logs"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
 )
 
@@ -101,7 +102,7 @@ func (c *commandRun) Run(ctx context.Context) error {
 		outputs = map[string]any{}
 	}
 	if path := os.Getenv(EnvOutputsFile); path != "" {
-		if err := writeJSON(path, outputs); err != nil {
+		if err := result.WriteJSON(path, outputs); err != nil {
 			return fmt.Errorf("writing outputs: %w", err)
 		}
 	}

@@ -19,11 +19,6 @@ import (
 // pipeline retries, the job is recorded (and skipped) or free to claim again.
 var ErrClaimLost = errors.New("claim lost")
 
-// errRecordedElsewhere means a record for the job appeared that this wrapper did not
-// write: another wrapper finished the job. This one leaves the record and the prefix
-// alone and counts the job as skipped.
-var errRecordedElsewhere = errors.New("another wrapper recorded this result first")
-
 // claimed is a job's claim as the steps after takeClaim use it.
 type claimed struct {
 	held *lease // nil in a dry run (nothing is claimed)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/wrapper"
 )
@@ -269,7 +270,7 @@ func verifyResult(t *testing.T, f *fixture, hash, localDir, resultText string) {
 	t.Helper()
 	ctx := context.Background()
 	var localMeta map[string]any
-	b, err := os.ReadFile(filepath.Join(localDir, wrapper.MetadataFile))
+	b, err := os.ReadFile(filepath.Join(localDir, result.MetadataFile))
 	if err != nil || json.Unmarshal(b, &localMeta) != nil {
 		t.Fatalf("local metadata: %v", err)
 	}
@@ -297,12 +298,12 @@ func verifyResult(t *testing.T, f *fixture, hash, localDir, resultText string) {
 		}
 		return b
 	}
-	manifest := read(wrapper.ManifestFile)
-	local, _ := os.ReadFile(filepath.Join(localDir, wrapper.ManifestFile))
+	manifest := read(result.ManifestFile)
+	local, _ := os.ReadFile(filepath.Join(localDir, result.ManifestFile))
 	if string(manifest) != string(local) {
 		t.Fatalf("manifest.json under the prefix is not the winner's:\n%s\nwant\n%s", manifest, local)
 	}
-	var m wrapper.Manifest
+	var m result.Manifest
 	if err := json.Unmarshal(manifest, &m); err != nil {
 		t.Fatal(err)
 	}

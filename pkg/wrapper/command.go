@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 )
 
 // Environment variables a command analysis receives (besides the wrapper's own
@@ -48,7 +49,7 @@ func (c Command) Run(ctx context.Context, in Input) (map[string]any, error) {
 	if len(c.Argv) == 0 {
 		return nil, fault.Usagef("no analysis command given (aind-wrapper run -- <command> <args>)")
 	}
-	outputsFile := filepath.Join(in.OutputDir, OutputsFile)
+	outputsFile := filepath.Join(in.OutputDir, result.OutputsFile)
 	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
 	cmd.Env = append(os.Environ(),
 		EnvJobFile+"="+in.JobFile,

@@ -2,7 +2,6 @@ package wrapper
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,18 +15,7 @@ import (
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/job"
-)
-
-// File names in a job's result folder and markers in the output folder.
-const (
-	MetadataFile = "metadata.nd.json"
-	OutputsFile  = "outputs.json"
-	LogFile      = "analysis.log"
-	ErrorFile    = "error.txt"
-	ManifestFile = "manifest.json"
-	// SkipPrefix and FailedPrefix start the per-job markers in the output folder.
-	SkipPrefix   = "skip_"
-	FailedPrefix = "failed_"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 )
 
 type runner struct {
@@ -36,21 +24,12 @@ type runner struct {
 	analysis Analysis
 }
 
-// marker is the content of skip_ and failed_ markers: enough for a report to say what
-// happened without reading logs.
-type marker struct {
-	Job    string `json:"job"`
-	Hash   string `json:"hash,omitempty"`
-	Status Status `json:"status"`
-	Reason string `json:"reason"`
-	Time   string `json:"time"`
-}
-
-func (r *runner) writeMarker(prefix, stem string, m marker) {
-	m.Job, m.Time = stem, identity.Timestamp(r.deps.Now())
-	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := os.WriteFile(filepath.Join(r.cfg.OutputDir, prefix+stem), append(b, '\n'), 0o644); err != nil {
-		r.deps.Log.Error().Err(err).Str("job", stem).Msg("writing marker")
+// writeMarker writes the job's marker (name: result.SkipMarker or result.FailedMarker) in
+// the output folder; a failure to write it is logged, not fatal.
+func (r *runner) writeMarker(name string, m result.Marker) {
+	m.Time = identity.Timestamp(r.deps.Now())
+	if err := result.WriteJSON(filepath.Join(r.cfg.OutputDir, name), m); err != nil {
+		r.deps.Log.Error().Err(err).Str("job", m.Job).Msg("writing marker")
 	}
 }
 
@@ -104,9 +83,9 @@ func (r *runner) live(ctx context.Context, f job.File, log zerolog.Logger) Resul
 
 	m, err := r.publish(c.ctx, outDir, id.Hash, c.held, log)
 	if err == nil {
-		err = r.record(c.ctx, id.Hash, meta, m, c.held, log)
+		err = r.record(c.ctx, meta, m, c.held, log)
 	}
-	if errors.Is(err, errRecordedElsewhere) {
+	if errors.Is(err, result.ErrRecordedElsewhere) {
 		// Our claim lapsed and another wrapper finished the job: its record and result
 		// stand; nothing of ours was recorded and nothing under the prefix was deleted.
 		log.Warn().Err(err).Msg("the job was recorded by another wrapper; leaving its result alone")
@@ -122,14 +101,14 @@ func (r *runner) live(ctx context.Context, f job.File, log zerolog.Logger) Resul
 // failed marks res failed with err and writes its failed_ marker.
 func (r *runner) failed(res Result, err error) Result {
 	res.Status, res.err, res.Error = StatusFailed, err, err.Error()
-	r.writeMarker(FailedPrefix, res.Job, marker{Hash: res.Hash, Status: StatusFailed, Reason: err.Error()})
+	r.writeMarker(result.FailedMarker(res.Job), result.Marker{Job: res.Job, Hash: res.Hash, Status: string(StatusFailed), Reason: err.Error()})
 	return res
 }
 
 // skipped marks res skipped for reason and writes its skip_ marker.
 func (r *runner) skipped(res Result, reason string) Result {
 	res.Status = StatusSkipped
-	r.writeMarker(SkipPrefix, res.Job, marker{Hash: res.Hash, Status: StatusSkipped, Reason: reason})
+	r.writeMarker(result.SkipMarker(res.Job), result.Marker{Job: res.Job, Hash: res.Hash, Status: string(StatusSkipped), Reason: reason})
 	return res
 }
 
@@ -183,7 +162,7 @@ func (r *runner) run(ctx, jobCtx context.Context, f job.File, id job.Resolved, l
 		_, _ = r.writeMetadata(outDir, id.Code, id.Hash, started, ended, map[string]any{}, "Failed: "+err.Error())
 		return outDir, identity.Metadata{}, fmt.Errorf("analysis: %w", err)
 	}
-	if err := writeJSON(filepath.Join(outDir, OutputsFile), outputs); err != nil {
+	if err := result.WriteJSON(filepath.Join(outDir, result.OutputsFile), outputs); err != nil {
 		return outDir, identity.Metadata{}, err
 	}
 	meta, err := r.writeMetadata(outDir, id.Code, id.Hash, started, ended, outputs, "")
@@ -199,7 +178,7 @@ func (r *runner) writeMetadata(outDir string, code identity.Code, hash string, s
 		Start: started, End: ended, Outputs: outputs, Notes: notes,
 		PipelineName: r.cfg.PipelineName, Pipeline: r.cfg.Pipeline,
 	})
-	return meta, writeJSON(filepath.Join(outDir, MetadataFile), meta)
+	return meta, result.WriteJSON(filepath.Join(outDir, result.MetadataFile), meta)
 }
 
 func (r *runner) isDone(ctx context.Context, hash string) (bool, error) {
@@ -216,10 +195,10 @@ func (r *runner) isDone(ctx context.Context, hash string) (bool, error) {
 // analyse runs the analysis with its inputs on disk and its log captured.
 func (r *runner) analyse(ctx context.Context, f job.File, parameters map[string]any, hash, outDir, scratch string, log zerolog.Logger) (map[string]any, time.Time, time.Time, error) {
 	paramsFile := filepath.Join(scratch, "parameters.json")
-	if err := writeJSON(paramsFile, parameters); err != nil {
+	if err := result.WriteJSON(paramsFile, parameters); err != nil {
 		return nil, time.Time{}, time.Time{}, err
 	}
-	logFile, err := os.Create(filepath.Join(outDir, LogFile))
+	logFile, err := os.Create(filepath.Join(outDir, result.LogFile))
 	if err != nil {
 		return nil, time.Time{}, time.Time{}, fmt.Errorf("creating analysis log: %w", err)
 	}
@@ -267,10 +246,10 @@ func logFileFrom(ctx context.Context) io.Writer {
 
 func (r *runner) writeError(outDir string, err error) {
 	text := err.Error() + "\n"
-	if tail := tailFile(filepath.Join(outDir, LogFile), 40); tail != "" {
-		text += "\nlast lines of " + LogFile + ":\n" + tail
+	if tail := tailFile(filepath.Join(outDir, result.LogFile), 40); tail != "" {
+		text += "\nlast lines of " + result.LogFile + ":\n" + tail
 	}
-	_ = os.WriteFile(filepath.Join(outDir, ErrorFile), []byte(text), 0o644)
+	_ = os.WriteFile(filepath.Join(outDir, result.ErrorFile), []byte(text), 0o644)
 }
 
 // tailFile returns the last n lines of a file ("" if unreadable).
@@ -292,21 +271,6 @@ func freshDir(dir string) error {
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
-	}
-	return nil
-}
-
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding %s: %w", filepath.Base(path), err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }

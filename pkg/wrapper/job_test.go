@@ -17,6 +17,7 @@ import (
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/job"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/params"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
 )
 
@@ -213,13 +214,13 @@ func TestRunStep(t *testing.T) {
 	}{
 		{"outputs and metadata", func(context.Context, Input) (map[string]any, error) {
 			return map[string]any{"n": 1}, nil
-		}, "", "", []string{OutputsFile, MetadataFile, LogFile}},
+		}, "", "", []string{result.OutputsFile, result.MetadataFile, result.LogFile}},
 		{"a failed analysis keeps its error and metadata", func(context.Context, Input) (map[string]any, error) {
 			return nil, errors.New("boom")
-		}, "", "analysis: boom", []string{ErrorFile, MetadataFile, LogFile}},
+		}, "", "analysis: boom", []string{result.ErrorFile, result.MetadataFile, result.LogFile}},
 		{"outputs the schema refuses", func(context.Context, Input) (map[string]any, error) {
 			return map[string]any{"n": "one"}, nil
-		}, `{"type": "object", "properties": {"n": {"type": "integer"}}}`, "outputs", []string{ErrorFile, MetadataFile}},
+		}, `{"type": "object", "properties": {"n": {"type": "integer"}}}`, "outputs", []string{result.ErrorFile, result.MetadataFile}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -264,7 +265,7 @@ func TestRecordStep(t *testing.T) {
 		wantInserts int
 	}{
 		{"ours", false, nil, 1},
-		{"recorded by another wrapper before the fence", true, errRecordedElsewhere, 0},
+		{"recorded by another wrapper before the fence", true, result.ErrRecordedElsewhere, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -275,7 +276,7 @@ func TestRecordStep(t *testing.T) {
 			r := testRunner(t, records, nil, nil)
 			held := newLease(r.deps.Claims, "h", "me", time.Minute, time.Now(), zerolog.Nop())
 			meta := identity.NewMetadata(identity.Run{Hash: "h", Location: "s3://b/h", Start: time.Now(), End: time.Now()})
-			err := r.record(context.Background(), "h", meta, Manifest{Hash: "h"}, held, zerolog.Nop())
+			err := r.record(context.Background(), meta, result.Manifest{Hash: "h"}, held, zerolog.Nop())
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
 				t.Fatalf("record: %v, want %v", err, tt.wantErr)
 			}

@@ -23,6 +23,7 @@ import (
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/job"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/params"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/wrapper"
 )
@@ -193,7 +194,7 @@ func TestGoAnalysisPublishesResultThenRecord(t *testing.T) {
 			t.Fatalf("%s not uploaded; have %v", name, objs)
 		}
 	}
-	var m wrapper.Manifest
+	var m result.Manifest
 	b, _ := os.ReadFile(filepath.Join(cfg.OutputDir, res.Hash, "manifest.json"))
 	if err := json.Unmarshal(b, &m); err != nil || len(m.Files) != 4 {
 		t.Fatalf("manifest %s: %v", b, err)
