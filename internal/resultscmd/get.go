@@ -7,6 +7,7 @@ import (
 
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/cli"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/results"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
 )
@@ -69,7 +70,7 @@ func (c *getCmd) Run(ctx context.Context) error {
 		return err
 	}
 	err = results.Get(ctx, store, downloads, results.GetOptions{Dest: c.Dest, Concurrency: c.Concurrency,
-		Progress: func(hash string, e results.ManifestEntry) {
+		Progress: func(hash string, e result.ManifestEntry) {
 			log.Debug().Str("hash", hash).Str("file", e.Path).Int64("size", e.Size).Msg("downloaded and verified")
 		}})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/results"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
 )
@@ -51,7 +52,7 @@ func TestResults(t *testing.T) {
 	t.Run("report", func(t *testing.T) { testReport(t, w) })
 }
 
-func ids(recs []results.Record) []string {
+func ids(recs []result.Record) []string {
 	var out []string
 	for _, r := range recs {
 		out = append(out, r.ID)

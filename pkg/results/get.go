@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,25 +13,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
 )
-
-// ManifestFile is the name of a result's manifest, uploaded last by the wrapper.
-const ManifestFile = "manifest.json"
-
-// Manifest is a published result's file list (the wrapper's manifest.json).
-type Manifest struct {
-	Hash    string          `json:"hash"`
-	Created string          `json:"created"`
-	Files   []ManifestEntry `json:"files"`
-}
-
-// ManifestEntry is one file of a result: slash-separated path, size and SHA-256.
-type ManifestEntry struct {
-	Path   string `json:"path"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-}
 
 // Reader is what reading results needs from storage: storage.Store implements it.
 // List and Open follow the storage.Store contract (IsNotFound on absent objects).
@@ -43,28 +26,6 @@ type Reader interface {
 
 // ErrCorrupt marks a downloaded file that does not match its manifest.
 var ErrCorrupt = errors.New("result does not match its manifest")
-
-// ReadManifest reads <location>/manifest.json; a result without one is incomplete.
-func ReadManifest(ctx context.Context, store Reader, location storage.URL) (Manifest, error) {
-	rc, err := store.Open(ctx, location.Join(ManifestFile))
-	if err != nil {
-		if storage.IsNotFound(err) {
-			return Manifest{}, fault.Permanent(fmt.Errorf("%s has no %s: the result is incomplete or not a published result", location, ManifestFile))
-		}
-		return Manifest{}, err
-	}
-	defer rc.Close()
-	var m Manifest
-	if err := json.NewDecoder(rc).Decode(&m); err != nil {
-		return Manifest{}, fault.Permanent(fmt.Errorf("reading %s: %w", location.Join(ManifestFile), err))
-	}
-	for i, e := range m.Files {
-		if err := storage.CheckRelPath(e.Path); err != nil {
-			return Manifest{}, fault.Permanent(fmt.Errorf("%s: files[%d].path: unsafe as a local path: %w", location.Join(ManifestFile), i, err))
-		}
-	}
-	return m, nil
-}
 
 // File is one object of a result, as ls shows it.
 type File struct {
@@ -96,7 +57,7 @@ type GetOptions struct {
 	// Concurrency bounds simultaneous file downloads (default 8).
 	Concurrency int
 	// Progress, if set, is called after each verified file.
-	Progress func(hash string, e ManifestEntry)
+	Progress func(hash string, e result.ManifestEntry)
 }
 
 // Get downloads each result's files listed in its manifest (and the manifest) into
@@ -109,10 +70,10 @@ func Get(ctx context.Context, store Reader, results []Download, o GetOptions) er
 	}
 	type task struct {
 		d Download
-		e ManifestEntry
+		e result.ManifestEntry
 	}
 	var tasks []task
-	manifests := map[string]Manifest{}
+	manifests := map[string]result.Manifest{}
 	for _, d := range results {
 		// The hash is a record's _id, data: it becomes a folder under Dest only when it is
 		// one plain name, checked before anything is written.
@@ -121,7 +82,7 @@ func Get(ctx context.Context, store Reader, results []Download, o GetOptions) er
 		}
 	}
 	for _, d := range results {
-		m, err := ReadManifest(ctx, store, d.Location)
+		m, err := result.ReadManifest(ctx, store, d.Location)
 		if err != nil {
 			return fmt.Errorf("result %s: %w", d.Hash, err)
 		}
@@ -148,16 +109,15 @@ func Get(ctx context.Context, store Reader, results []Download, o GetOptions) er
 		return err
 	}
 	for _, d := range results {
-		b, _ := json.MarshalIndent(manifests[d.Hash], "", "  ")
-		if err := os.WriteFile(filepath.Join(o.Dest, d.Hash, ManifestFile), append(b, '\n'), 0o644); err != nil {
-			return fmt.Errorf("result %s: writing manifest: %w", d.Hash, err)
+		if err := result.WriteJSON(filepath.Join(o.Dest, d.Hash, result.ManifestFile), manifests[d.Hash]); err != nil {
+			return fmt.Errorf("result %s: %w", d.Hash, err)
 		}
 	}
 	return nil
 }
 
 // fetch copies one object to dst, verifying size and SHA-256 before renaming it in place.
-func fetch(ctx context.Context, store Reader, src storage.URL, dst string, want ManifestEntry) error {
+func fetch(ctx context.Context, store Reader, src storage.URL, dst string, want result.ManifestEntry) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return fault.Permanent(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
 )
 
@@ -50,9 +51,9 @@ func TestGetKeepsNamesFromDataInside(t *testing.T) {
 			// so a climbing name has somewhere to land inside root.
 			root := t.TempDir()
 			src := filepath.Join(root, "bucket", "src")
-			m := Manifest{Hash: tt.hash}
+			m := result.Manifest{Hash: tt.hash}
 			for _, p := range tt.manifest {
-				m.Files = append(m.Files, ManifestEntry{Path: p, Size: 5, SHA256: sha("hello")})
+				m.Files = append(m.Files, result.ManifestEntry{Path: p, Size: 5, SHA256: sha("hello")})
 				f := filepath.Join(src, filepath.FromSlash(p))
 				if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
 					t.Fatal(err)
@@ -65,7 +66,7 @@ func TestGetKeepsNamesFromDataInside(t *testing.T) {
 			if err := os.MkdirAll(src, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(src, ManifestFile), b, 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(src, result.ManifestFile), b, 0o644); err != nil {
 				t.Fatal(err)
 			}
 			dest := filepath.Join(root, "a", "b", "dest")

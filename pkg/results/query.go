@@ -16,6 +16,7 @@ import (
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 )
 
 // RecordFinder finds records. *docdb.Collection implements it, and so must any other
@@ -142,7 +143,7 @@ func int32Or(i int64) any {
 }
 
 // Match applies what the Mongo filter only approximates (the exact time range).
-func (f Filter) Match(r Record) bool {
+func (f Filter) Match(r result.Record) bool {
 	if f.CreatedAfter.IsZero() && f.CreatedBefore.IsZero() {
 		return true
 	}
@@ -155,10 +156,10 @@ func (f Filter) Match(r Record) bool {
 
 // Query returns the records matching f, oldest first, and with latest only the newest per
 // identical (code url, name, run script, inputs, parameters), ignoring the code version.
-func Query(ctx context.Context, finder RecordFinder, f Filter, latest bool) ([]Record, error) {
-	var recs []Record
+func Query(ctx context.Context, finder RecordFinder, f Filter, latest bool) ([]result.Record, error) {
+	var recs []result.Record
 	err := finder.Find(ctx, f.Mongo(), docdb.FindOptions{BatchSize: 1000}, func(doc bson.Raw) error {
-		r, err := DecodeRecord(doc)
+		r, err := result.DecodeRecord(doc)
 		if err != nil {
 			return err
 		}
@@ -185,7 +186,7 @@ func Query(ctx context.Context, finder RecordFinder, f Filter, latest bool) ([]R
 
 // Latest keeps the newest record (by created) per identical code block without its
 // version, in the order of recs. Ties keep the later one in recs.
-func Latest(recs []Record) []Record {
+func Latest(recs []result.Record) []result.Record {
 	best := map[string]int{}
 	var order []string
 	for i, r := range recs {
@@ -203,7 +204,7 @@ func Latest(recs []Record) []Record {
 		idx = append(idx, best[k])
 	}
 	sort.Ints(idx)
-	out := make([]Record, 0, len(idx))
+	out := make([]result.Record, 0, len(idx))
 	for _, i := range idx {
 		out = append(out, recs[i])
 	}
@@ -211,7 +212,7 @@ func Latest(recs []Record) []Record {
 }
 
 // VersionlessKey is the identity of a record's code block with the version left out.
-func VersionlessKey(r Record) string {
+func VersionlessKey(r result.Record) string {
 	c := r.Process().Code
 	c.Version = ""
 	c = identity.NewCode(c.CodeInfo, c.Parameters, urls(c.InputData))
@@ -231,13 +232,13 @@ func urls(in []identity.DataAsset) []string {
 }
 
 // FindOne returns the record with _id = hash; the error names the hash when none exists.
-func FindOne(ctx context.Context, finder RecordFinder, hash string) (Record, error) {
+func FindOne(ctx context.Context, finder RecordFinder, hash string) (result.Record, error) {
 	recs, err := Query(ctx, finder, Filter{Hashes: []string{hash}}, false)
 	if err != nil {
-		return Record{}, err
+		return result.Record{}, err
 	}
 	if len(recs) == 0 {
-		return Record{}, fault.Permanent(fmt.Errorf("no result record with hash %s", hash))
+		return result.Record{}, fault.Permanent(fmt.Errorf("no result record with hash %s", hash))
 	}
 	return recs[0], nil
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 )
 
 // Summary is the run's one-line account.
@@ -259,7 +261,7 @@ func nested(key, size string, v any) htmlNested {
 		text = FormatValue(v)
 	}
 	if r := []rune(text); len(r) > maxNestedJSON {
-		text = string(r[:maxNestedJSON]) + "\n… (cut: the whole is in " + OutputsFile + ")"
+		text = string(r[:maxNestedJSON]) + "\n… (cut: the whole is in " + result.OutputsFile + ")"
 	}
 	return htmlNested{Key: key, Size: size, JSON: text}
 }

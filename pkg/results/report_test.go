@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/allenneuraldynamics/aind-analysis-go/internal/golden"
-	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
 )
 
@@ -37,16 +37,16 @@ func runFolder(t *testing.T) string {
 	dir := t.TempDir()
 	r := rec("donehash", "1", 1, 0.5, "s3://b/x")
 	meta, _ := json.Marshal(r.Metadata)
-	writeFile(t, filepath.Join(dir, "donehash", MetadataFile), string(meta))
-	writeFile(t, filepath.Join(dir, "donehash", ManifestFile), "{}")
+	writeFile(t, filepath.Join(dir, "donehash", result.MetadataFile), string(meta))
+	writeFile(t, filepath.Join(dir, "donehash", result.ManifestFile), "{}")
 	writeFile(t, filepath.Join(dir, "donehash", "plots", "p.png"), "\x89PNG fake")
-	writeFile(t, filepath.Join(dir, "dryhash", MetadataFile), string(meta))
-	writeFile(t, filepath.Join(dir, "failhash", ErrorFile), "analysis: boom\n\nlast lines of analysis.log:\n...")
-	writeFile(t, filepath.Join(dir, "failhash", LogFile), "line 1\nline <2>\nboom | here\n")
-	mk := func(m Marker) string { b, _ := json.Marshal(m); return string(b) }
-	writeFile(t, filepath.Join(dir, FailedPrefix+"job_f"), mk(Marker{Job: "job_f", Hash: "failhash", Status: "failed", Reason: "job job_f: analysis: boom", Time: "2026-01-01T00:05:00Z"}))
-	writeFile(t, filepath.Join(dir, FailedPrefix+"job_p"), mk(Marker{Job: "job_p", Status: "failed", Reason: "bad parameters", Time: "2026-01-01T00:05:00Z"}))
-	writeFile(t, filepath.Join(dir, SkipPrefix+"job_s"), mk(Marker{Job: "job_s", Hash: "skiphash", Status: "skipped", Reason: "a result record with this identity exists", Time: "2026-01-01T00:06:00Z"}))
+	writeFile(t, filepath.Join(dir, "dryhash", result.MetadataFile), string(meta))
+	writeFile(t, filepath.Join(dir, "failhash", result.ErrorFile), "analysis: boom\n\nlast lines of analysis.log:\n...")
+	writeFile(t, filepath.Join(dir, "failhash", result.LogFile), "line 1\nline <2>\nboom | here\n")
+	mk := func(m result.Marker) string { b, _ := json.Marshal(m); return string(b) }
+	writeFile(t, filepath.Join(dir, result.FailedPrefix+"job_f"), mk(result.Marker{Job: "job_f", Hash: "failhash", Status: "failed", Reason: "job job_f: analysis: boom", Time: "2026-01-01T00:05:00Z"}))
+	writeFile(t, filepath.Join(dir, result.FailedPrefix+"job_p"), mk(result.Marker{Job: "job_p", Status: "failed", Reason: "bad parameters", Time: "2026-01-01T00:05:00Z"}))
+	writeFile(t, filepath.Join(dir, result.SkipPrefix+"job_s"), mk(result.Marker{Job: "job_s", Hash: "skiphash", Status: "skipped", Reason: "a result record with this identity exists", Time: "2026-01-01T00:06:00Z"}))
 	writeFile(t, filepath.Join(dir, "notes", "readme.txt"), "not a result")
 	return dir
 }
@@ -85,22 +85,9 @@ func TestLoadRunAndReport(t *testing.T) {
 	}
 }
 
-func TestRecordDecodeKeepsNumbers(t *testing.T) {
-	m := identity.NewMetadata(identity.Run{Hash: "h", Code: identity.NewCode(identity.CodeInfo{URL: "u"}, map[string]any{"w": 10, "c": 0.25}, nil)})
-	b, _ := json.Marshal(m)
-	r, err := ParseRecord(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := r.Process().Code.Parameters
-	if r.ID != "h" || FormatValue(p["w"]) != "10" || FormatValue(p["c"]) != "0.25" {
-		t.Fatalf("id %q params %v", r.ID, p)
-	}
-}
-
 func TestEnrichSkipped(t *testing.T) {
 	run := Run{Jobs: []Job{{Name: "job_s", Hash: "a1", Status: StatusSkipped}, {Name: "job_f", Status: StatusFailed}}}
-	n, err := run.Enrich(context.Background(), &fakeFinder{docs: []Record{rec("a1", "1", 1, 0.5, "s3://b/x")}})
+	n, err := run.Enrich(context.Background(), &fakeFinder{docs: []result.Record{rec("a1", "1", 1, 0.5, "s3://b/x")}})
 	if err != nil || n != 1 {
 		t.Fatalf("Enrich = %d, %v", n, err)
 	}

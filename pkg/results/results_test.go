@@ -17,6 +17,7 @@ import (
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
 )
 
@@ -81,7 +82,7 @@ func TestFilterMatchTimeExactly(t *testing.T) {
 		{"", false},
 	}
 	for _, tt := range tests {
-		r := Record{Metadata: identity.Metadata{Created: tt.created}}
+		r := result.Record{Metadata: identity.Metadata{Created: tt.created}}
 		if got := f.Match(r); got != tt.want {
 			t.Errorf("Match(created %q) = %v, want %v", tt.created, got, tt.want)
 		}
@@ -89,16 +90,16 @@ func TestFilterMatchTimeExactly(t *testing.T) {
 }
 
 // rec makes a record of code version v, created at minute m, with parameter cutoff.
-func rec(id, version string, minute int, cutoff float64, input string) Record {
+func rec(id, version string, minute int, cutoff float64, input string) result.Record {
 	code := identity.NewCode(identity.CodeInfo{URL: "u", Name: "a", Version: version}, map[string]any{"cutoff": cutoff}, []string{input})
-	return Record{ID: id, Metadata: identity.NewMetadata(identity.Run{
+	return result.Record{ID: id, Metadata: identity.NewMetadata(identity.Run{
 		Code: code, Hash: id, Start: time.Date(2026, 1, 1, 0, minute, 0, 0, time.UTC),
 		End: time.Date(2026, 1, 1, 0, minute, 1, 0, time.UTC), Outputs: map[string]any{"n": minute, "s": map[string]any{"m": 1.5}},
 	})}
 }
 
 func TestLatest(t *testing.T) {
-	recs := []Record{
+	recs := []result.Record{
 		rec("a1", "1", 1, 0.5, "s3://b/x"),
 		rec("b1", "1", 2, 0.7, "s3://b/x"),
 		rec("a2", "2", 3, 0.5, "s3://b/x"), // same work as a1 in a newer version
@@ -115,7 +116,7 @@ func TestLatest(t *testing.T) {
 
 // fakeFinder serves records from memory, ignoring the filter, as a second RecordFinder.
 type fakeFinder struct {
-	docs   []Record
+	docs   []result.Record
 	filter any
 }
 
@@ -136,7 +137,7 @@ func (f *fakeFinder) Find(ctx context.Context, filter any, o docdb.FindOptions, 
 }
 
 func TestQueryAndTable(t *testing.T) {
-	f := &fakeFinder{docs: []Record{rec("b1", "1", 2, 0.7, "s3://b/x"), rec("a1", "1", 1, 0.5, "s3://b/x"), rec("a2", "2", 3, 0.5, "s3://b/x")}}
+	f := &fakeFinder{docs: []result.Record{rec("b1", "1", 2, 0.7, "s3://b/x"), rec("a1", "1", 1, 0.5, "s3://b/x"), rec("a2", "2", 3, 0.5, "s3://b/x")}}
 	recs, err := Query(context.Background(), f, Filter{CodeName: "a"}, true)
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +164,7 @@ func TestQueryAndTable(t *testing.T) {
 // writeResult writes a result folder with a manifest into dir/<hash>.
 func writeResult(t *testing.T, dir, hash string, files map[string]string) {
 	t.Helper()
-	m := Manifest{Hash: hash}
+	m := result.Manifest{Hash: hash}
 	for name, content := range files {
 		p := filepath.Join(dir, hash, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -172,10 +173,10 @@ func writeResult(t *testing.T, dir, hash string, files map[string]string) {
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		m.Files = append(m.Files, ManifestEntry{Path: name, Size: int64(len(content)), SHA256: sha(content)})
+		m.Files = append(m.Files, result.ManifestEntry{Path: name, Size: int64(len(content)), SHA256: sha(content)})
 	}
 	b, _ := json.Marshal(m)
-	if err := os.WriteFile(filepath.Join(dir, hash, ManifestFile), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, hash, result.ManifestFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -193,7 +194,7 @@ func TestGet(t *testing.T) {
 		{"same size, other bytes", func() { os.WriteFile(filepath.Join(src, "h1", "a.txt"), []byte("HELLO"), 0o644) }, "a.txt: sha256"},
 		{"truncated", func() { os.WriteFile(filepath.Join(src, "h1", "sub", "b.txt"), []byte("w"), 0o644) }, "sub/b.txt: 1 bytes, the manifest says 5"},
 		{"missing file", func() { os.Remove(filepath.Join(src, "h1", "a.txt")) }, "a.txt: listed in the manifest but missing"},
-		{"no manifest", func() { os.Remove(filepath.Join(src, "h1", ManifestFile)) }, "has no manifest.json"},
+		{"no manifest", func() { os.Remove(filepath.Join(src, "h1", result.ManifestFile)) }, "has no manifest.json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,17 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
-)
-
-// Files and markers the wrapper leaves in a run's output folder (see pkg/wrapper).
-const (
-	MetadataFile = "metadata.nd.json"
-	OutputsFile  = "outputs.json"
-	LogFile      = "analysis.log"
-	ErrorFile    = "error.txt"
-	SkipPrefix   = "skip_"
-	FailedPrefix = "failed_"
 )
 
 // Job statuses in a run report.
@@ -35,15 +26,6 @@ const maxPlotBytes = 8 << 20
 
 // logTailLines is how much of a failed job's log the report shows.
 const logTailLines = 30
-
-// Marker is a skip_ or failed_ marker's content.
-type Marker struct {
-	Job    string `json:"job"`
-	Hash   string `json:"hash"`
-	Status string `json:"status"`
-	Reason string `json:"reason"`
-	Time   string `json:"time"`
-}
 
 // Plot is an image a job produced.
 type Plot struct {
@@ -109,8 +91,10 @@ func LoadRun(ctx context.Context, store Reader, root storage.URL) (Run, error) {
 				return fmt.Errorf("run folder %s: object %s: result folder name: %w", root, o.URL, err)
 			}
 			folders[dir] = append(folders[dir], o)
-		case strings.HasPrefix(o.Rel, SkipPrefix) || strings.HasPrefix(o.Rel, FailedPrefix):
-			markers = append(markers, o)
+		default:
+			if _, _, ok := result.ParseMarker(o.Rel); ok {
+				markers = append(markers, o)
+			}
 		}
 		return nil
 	})
@@ -137,15 +121,16 @@ func LoadRun(ctx context.Context, store Reader, root storage.URL) (Run, error) {
 		byHash[run.Jobs[i].Hash] = &run.Jobs[i]
 	}
 	for _, o := range markers {
-		var m Marker
+		var m result.Marker
 		if err := readJSON(ctx, store, o.URL, &m); err != nil {
 			return Run{}, err
 		}
+		job, failed, _ := result.ParseMarker(o.Rel)
 		if m.Job == "" {
-			m.Job = strings.TrimPrefix(strings.TrimPrefix(o.Rel, SkipPrefix), FailedPrefix)
+			m.Job = job
 		}
 		status := StatusSkipped
-		if strings.HasPrefix(o.Rel, FailedPrefix) {
+		if failed {
 			status = StatusFailed
 		}
 		if j := byHash[m.Hash]; m.Hash != "" && j != nil {
@@ -197,41 +182,41 @@ func loadFolder(ctx context.Context, store Reader, dir storage.URL, hash string,
 			j.Plots = append(j.Plots, Plot{Name: rel, PNG: b})
 		}
 	}
-	if !have[MetadataFile] && !have[ErrorFile] && !have[LogFile] {
+	if !have[result.MetadataFile] && !have[result.ErrorFile] && !have[result.LogFile] {
 		return j, false, nil
 	}
 	switch {
-	case have[ErrorFile]:
+	case have[result.ErrorFile]:
 		j.Status = StatusFailed
-		b, err := readAll(ctx, store, dir.Join(ErrorFile))
+		b, err := readAll(ctx, store, dir.Join(result.ErrorFile))
 		if err != nil {
 			return j, false, err
 		}
 		reason, _, _ := strings.Cut(string(b), "\n")
 		j.Reason = reason
-	case have[MetadataFile] && have[ManifestFile]:
+	case have[result.MetadataFile] && have[result.ManifestFile]:
 		j.Status = StatusDone
-	case have[MetadataFile]:
+	case have[result.MetadataFile]:
 		j.Status = StatusDryRun
 	default:
 		j.Status = StatusFailed
 	}
-	if have[MetadataFile] {
-		b, err := readAll(ctx, store, dir.Join(MetadataFile))
+	if have[result.MetadataFile] {
+		b, err := readAll(ctx, store, dir.Join(result.MetadataFile))
 		if err != nil {
 			return j, false, err
 		}
-		rec, err := ParseRecord(b)
+		rec, err := result.ParseRecord(b)
 		if err != nil {
-			return j, false, fmt.Errorf("%s: %w", dir.Join(MetadataFile), err)
+			return j, false, fmt.Errorf("%s: %w", dir.Join(result.MetadataFile), err)
 		}
 		p := rec.Process()
 		j.Inputs, j.Parameters, j.Outputs = rec.Inputs(), p.Code.Parameters, p.OutputParameters
 		j.Start, _ = time.Parse(time.RFC3339Nano, p.StartDateTime)
 		j.End, _ = time.Parse(time.RFC3339Nano, p.EndDateTime)
 	}
-	if j.Status == StatusFailed && have[LogFile] {
-		b, err := readAll(ctx, store, dir.Join(LogFile))
+	if j.Status == StatusFailed && have[result.LogFile] {
+		b, err := readAll(ctx, store, dir.Join(result.LogFile))
 		if err != nil {
 			return j, false, err
 		}
@@ -297,7 +282,7 @@ func (r *Run) Enrich(ctx context.Context, finder RecordFinder) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("reading the records of skipped jobs: %w", err)
 	}
-	byID := make(map[string]Record, len(recs))
+	byID := make(map[string]result.Record, len(recs))
 	for _, rec := range recs {
 		byID[rec.ID] = rec
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/gocarina/gocsv"
 
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 )
 
 // Column names. "param.<key>" and "output.<key>" name one parameter or (flattened)
@@ -38,15 +39,15 @@ var TerminalColumns = []string{ColHash, ColCreated, ColCodeName, AllOutputs, All
 var DefaultColumns = []string{ColHash, ColCreated, ColCodeName, ColVersion, ColInputs, AllParams, AllOutputs}
 
 // fixedColumns are the columns that are not parameters or outputs.
-var fixedColumns = map[string]func(Record) string{
-	ColHash:     func(r Record) string { return r.ID },
-	ColCreated:  func(r Record) string { return r.Created },
-	ColLocation: func(r Record) string { return r.Location },
-	ColCodeURL:  func(r Record) string { return r.Process().Code.URL },
-	ColCodeName: func(r Record) string { return r.Process().Code.Name },
-	ColVersion:  func(r Record) string { return r.Process().Code.Version },
-	ColInputs:   func(r Record) string { return joinInputs(r.Inputs()) },
-	ColDuration: func(r Record) string {
+var fixedColumns = map[string]func(result.Record) string{
+	ColHash:     func(r result.Record) string { return r.ID },
+	ColCreated:  func(r result.Record) string { return r.Created },
+	ColLocation: func(r result.Record) string { return r.Location },
+	ColCodeURL:  func(r result.Record) string { return r.Process().Code.URL },
+	ColCodeName: func(r result.Record) string { return r.Process().Code.Name },
+	ColVersion:  func(r result.Record) string { return r.Process().Code.Version },
+	ColInputs:   func(r result.Record) string { return joinInputs(r.Inputs()) },
+	ColDuration: func(r result.Record) string {
 		if d := r.Duration(); d > 0 {
 			return fmt.Sprintf("%.3f", d.Seconds())
 		}
@@ -62,7 +63,7 @@ type Table struct {
 
 // NewTable flattens recs into the chosen columns (DefaultColumns when none), expanding the
 // wildcards. An unknown column is a usage error naming the known ones.
-func NewTable(recs []Record, columns []string) (Table, error) {
+func NewTable(recs []result.Record, columns []string) (Table, error) {
 	if len(columns) == 0 {
 		columns = DefaultColumns
 	}
