@@ -52,18 +52,15 @@ const (
 )
 
 // Marker is the content of a skip_ or failed_ marker: enough for a report to say what
-// happened to a job without reading logs.
+// happened to a job without reading logs. Job is the job file's stem; Hash its identity,
+// when it got that far; Status its outcome ("skipped", "failed"); Reason why, in one line;
+// Time when the marker was written (RFC 3339, UTC).
 type Marker struct {
-	// Job is the job file's stem.
-	Job string `json:"job"`
-	// Hash is the job's identity, when it got that far.
-	Hash string `json:"hash,omitempty"`
-	// Status is the job's outcome ("skipped", "failed").
+	Job    string `json:"job"`
+	Hash   string `json:"hash,omitempty"`
 	Status string `json:"status"`
-	// Reason says why, in one line.
 	Reason string `json:"reason"`
-	// Time is when the marker was written (RFC 3339, UTC).
-	Time string `json:"time"`
+	Time   string `json:"time"`
 }
 
 // SkipMarker is the file name of job's skip marker (job: the job file's stem).
