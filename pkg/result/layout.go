@@ -51,18 +51,6 @@ const (
 	FailedPrefix = "failed_"
 )
 
-// Marker is the content of a skip_ or failed_ marker: enough for a report to say what
-// happened to a job without reading logs. Job is the job file's stem; Hash its identity,
-// when it got that far; Status its outcome ("skipped", "failed"); Reason why, in one line;
-// Time when the marker was written (RFC 3339, UTC).
-type Marker struct {
-	Job    string `json:"job"`
-	Hash   string `json:"hash,omitempty"`
-	Status string `json:"status"`
-	Reason string `json:"reason"`
-	Time   string `json:"time"`
-}
-
 // SkipMarker is the file name of job's skip marker (job: the job file's stem).
 func SkipMarker(job string) string { return SkipPrefix + job }
 
@@ -79,6 +67,18 @@ func ParseMarker(name string) (job string, failed, ok bool) {
 		return job, false, true
 	}
 	return "", false, false
+}
+
+// Marker is the content of a skip_ or failed_ marker: enough for a report to say what
+// happened to a job without reading logs. Job is the job file's stem; Hash its identity,
+// when it got that far; Status its outcome ("skipped", "failed"); Reason why, in one line;
+// Time when the marker was written (RFC 3339, UTC).
+type Marker struct {
+	Job    string `json:"job"`
+	Hash   string `json:"hash,omitempty"`
+	Status string `json:"status"`
+	Reason string `json:"reason"`
+	Time   string `json:"time"`
 }
 
 // WriteJSON writes v to path the way every JSON file of a result folder is written:
