@@ -19,21 +19,13 @@ var boolLiterals = map[string]bool{
 // literal as a positional argument and fail. Other arguments are left as they are.
 func JoinBoolValues(parser *kong.Kong, args []string) []string {
 	isBool := map[string]bool{}
-	var walk func(n *kong.Node)
-	walk = func(n *kong.Node) {
-		for _, f := range n.Flags {
-			if f.IsBool() {
-				isBool[f.Name] = true
-				for _, a := range f.Aliases {
-					isBool[a] = true
-				}
+	eachFlag(parser, func(f *kong.Flag) {
+		if f.IsBool() {
+			for _, n := range append([]string{f.Name}, f.Aliases...) {
+				isBool[n] = true
 			}
 		}
-		for _, c := range n.Children {
-			walk(c)
-		}
-	}
-	walk(parser.Model.Node)
+	})
 	out := make([]string, 0, len(args))
 	for i := 0; i < len(args); i++ {
 		a := args[i]

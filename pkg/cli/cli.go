@@ -130,28 +130,20 @@ type Extended interface {
 // "" as the value). It returns the arguments left; parser's model is changed in place.
 func DropEmpty(parser *kong.Kong, args []string) []string {
 	takesValue := map[string]bool{}
-	var walk func(n *kong.Node)
-	walk = func(n *kong.Node) {
-		for _, f := range n.Flags {
-			var envs []string
-			for _, e := range f.Tag.Envs {
-				if v, ok := os.LookupEnv(e); !ok || v != "" {
-					envs = append(envs, e)
-				}
-			}
-			f.Tag.Envs = envs
-			if !f.IsBool() && !f.IsCounter() {
-				takesValue[f.Name] = true
-				for _, a := range f.Aliases {
-					takesValue[a] = true
-				}
+	eachFlag(parser, func(f *kong.Flag) {
+		var envs []string
+		for _, e := range f.Tag.Envs {
+			if v, ok := os.LookupEnv(e); !ok || v != "" {
+				envs = append(envs, e)
 			}
 		}
-		for _, c := range n.Children {
-			walk(c)
+		f.Tag.Envs = envs
+		if !f.IsBool() && !f.IsCounter() {
+			for _, n := range append([]string{f.Name}, f.Aliases...) {
+				takesValue[n] = true
+			}
 		}
-	}
-	walk(parser.Model.Node)
+	})
 	known := FlagNames(parser)
 	kept := make([]string, 0, len(args))
 	for i := 0; i < len(args); i++ {
@@ -241,21 +233,26 @@ func (f *FieldList) Decode(ctx *kong.DecodeContext) error {
 // across all commands.
 func FlagNames(parser *kong.Kong) map[string]bool {
 	names := map[string]bool{"help": true}
-	var walk func(n *kong.Node)
-	walk = func(n *kong.Node) {
-		for _, f := range n.Flags {
-			names[f.Name] = true
-			for _, a := range f.Aliases {
-				names[a] = true
-			}
-			if f.Tag != nil && f.Tag.Negatable != "" {
-				names["no-"+f.Name] = true
-			}
+	eachFlag(parser, func(f *kong.Flag) {
+		for _, n := range append([]string{f.Name}, f.Aliases...) {
+			names[n] = true
 		}
-		for _, c := range n.Children {
-			walk(c)
+		if f.Tag != nil && f.Tag.Negatable != "" {
+			names["no-"+f.Name] = true
 		}
-	}
-	walk(parser.Model.Node)
+	})
 	return names
+}
+
+// eachFlag calls fn for every flag of every command of parser's model.
+func eachFlag(parser *kong.Kong, fn func(f *kong.Flag)) { eachNodeFlag(parser.Model.Node, fn) }
+
+// eachNodeFlag calls fn for every flag of n and of the commands below it.
+func eachNodeFlag(n *kong.Node, fn func(f *kong.Flag)) {
+	for _, f := range n.Flags {
+		fn(f)
+	}
+	for _, c := range n.Children {
+		eachNodeFlag(c, fn)
+	}
 }

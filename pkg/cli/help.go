@@ -21,31 +21,24 @@ func HelpPrinter(options kong.HelpOptions, ctx *kong.Context) error {
 	}
 	var undo []saved
 	var kebab, snake, negKebab, negSnake string
-	var walk func(n *kong.Node)
-	walk = func(n *kong.Node) {
-		for _, f := range n.Flags {
-			alias := strings.ReplaceAll(f.Name, "-", "_")
-			if alias == f.Name || !slices.Contains(f.Aliases, alias) {
-				continue
-			}
-			undo = append(undo, saved{flag: f, name: f.Name, negatable: f.Tag.Negatable})
-			if kebab == "" || f.Name == "log-level" {
-				kebab, snake = f.Name, alias
-			}
-			f.Name = alias
-			if f.IsBool() && f.Tag.Negatable != "" {
-				if negKebab == "" {
-					negKebab, negSnake = "no-"+undo[len(undo)-1].name, alias
-				}
-				f.Name += "[=false]"
-				f.Tag.Negatable = ""
-			}
+	eachNodeFlag(ctx.Model.Node, func(f *kong.Flag) {
+		alias := strings.ReplaceAll(f.Name, "-", "_")
+		if alias == f.Name || !slices.Contains(f.Aliases, alias) {
+			return
 		}
-		for _, c := range n.Children {
-			walk(c)
+		undo = append(undo, saved{flag: f, name: f.Name, negatable: f.Tag.Negatable})
+		if kebab == "" || f.Name == "log-level" {
+			kebab, snake = f.Name, alias
 		}
-	}
-	walk(ctx.Model.Node)
+		f.Name = alias
+		if f.IsBool() && f.Tag.Negatable != "" {
+			if negKebab == "" {
+				negKebab, negSnake = "no-"+undo[len(undo)-1].name, alias
+			}
+			f.Name += "[=false]"
+			f.Tag.Negatable = ""
+		}
+	})
 	defer func() {
 		for _, s := range undo {
 			s.flag.Name, s.flag.Tag.Negatable = s.name, s.negatable
