@@ -62,7 +62,7 @@ type dispatchCmd struct {
 	InputDirectory   string        `name:"input-directory" aliases:"input_directory" env:"INPUT_DIRECTORY" default:"/data" type:"path" help:"Folder with the query file, the CSV and analysis_parameters.json."`
 	OutputDirectory  string        `name:"output-directory" aliases:"output_directory" env:"OUTPUT_DIRECTORY" default:"/results" type:"path" help:"Folder receiving the task folders 0, 1, ...; must be absent or empty."`
 	AnalysisParams   string        `name:"analysis-parameters" aliases:"analysis_parameters" env:"ANALYSIS_PARAMETERS" type:"path" help:"analysis_parameters.json (default: found in the input directory)."`
-	ListConcurrency  int           `name:"list-concurrency" aliases:"list_concurrency" env:"AIND_LIST_CONCURRENCY" default:"32" help:"Asset prefixes listed at once."`
+	ListConcurrency  int           `name:"list-concurrency" aliases:"list_concurrency" env:"AIND_LIST_CONCURRENCY" default:"128" help:"Asset prefixes listed at once."`
 	AssetDatabase    string        `name:"asset-database" aliases:"asset_database" env:"DOCDB_ASSET_DATABASE" default:"metadata_index" help:"Database of the data-asset records."`
 	AssetCollection  string        `name:"asset-collection" aliases:"asset_collection" env:"DOCDB_ASSET_COLLECTION" default:"data_assets" help:"Collection of the data-asset records."`
 	params.Flags

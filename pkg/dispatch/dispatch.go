@@ -179,16 +179,17 @@ func Run(ctx context.Context, o Options, deps Deps) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
+	w.start(ctx)
 	err = d.run(ctx, w)
-	if errors.Is(err, errEnough) {
-		d.stats.StoppedAtMax = true
-		err = nil
+	if err != nil && !errors.Is(err, errEnough) {
+		w.fail(err) // stop writing: nothing of this run is kept
 	}
-	if err == nil {
-		err = w.flush(ctx)
-		if errors.Is(err, errEnough) {
-			d.stats.StoppedAtMax, err = true, nil
-		}
+	werr := w.close()
+	if werr != nil && (err == nil || !errors.Is(werr, errEnough)) {
+		err = werr // the writer's own failure explains a stopped selection
+	}
+	if errors.Is(err, errEnough) {
+		d.stats.StoppedAtMax, err = true, nil
 	}
 	if err != nil {
 		w.abort()
@@ -209,7 +210,7 @@ func (d *dispatcher) run(ctx context.Context, w *writer) error {
 			return emit(j)
 		})
 	}
-	expand := func(j job.Job) error { return d.expand(ctx, w, j) }
+	expand := func(j job.Job) error { return d.expand(w, j) }
 	if d.opts.FileExtension == "" {
 		return selectJobs(ctx, expand)
 	}
@@ -227,8 +228,9 @@ func describeGroup(j job.Job) string {
 	return "group " + strings.Join(parts, ", ")
 }
 
-// expand applies the parameter sweep, computes each job's identity and hands it to w.
-func (d *dispatcher) expand(ctx context.Context, w *writer, j job.Job) error {
+// expand applies the parameter sweep and hands each job to w, which computes its
+// identity, name and content concurrently and places the jobs in this order.
+func (d *dispatcher) expand(w *writer, j job.Job) error {
 	sweep := d.opts.Parameters.Distributed
 	if len(sweep) == 0 {
 		sweep = []map[string]any{nil}
@@ -236,17 +238,7 @@ func (d *dispatcher) expand(ctx context.Context, w *writer, j job.Job) error {
 	for _, p := range sweep {
 		c := j
 		c.DistributedParameters = p
-		hash := ""
-		if !d.opts.Code.IsZero() {
-			id, err := c.Identity(job.Inputs{Code: d.opts.Code, Parameters: d.opts.Parameters, Overrides: d.opts.Overrides, Schema: d.opts.ParameterSchema})
-			if err != nil {
-				return err
-			}
-			c.AnalysisCode, hash = &id.Code, id.Hash
-		}
-		d.stats.Jobs++
-		d.progress.Count("jobs", 1)
-		if err := w.add(ctx, c, hash); err != nil {
+		if err := w.add(c); err != nil {
 			return err
 		}
 	}

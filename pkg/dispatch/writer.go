@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/job"
@@ -27,22 +29,65 @@ const PlaceholderName = job.NoJobsFile
 // errEnough stops the job stream once max_number_of_tasks_dispatched jobs are written.
 var errEnough = errors.New("enough jobs dispatched")
 
-type stagedJob struct {
-	name string
-	hash string // identity hash, "" when no code identity is known
+// Pipeline sizes. Preparing a job (its identity, file name and JSON) is CPU work done by
+// up to GOMAXPROCS goroutines at once; writing its file is a few system calls done by
+// fileWriters goroutines. Both run beside discovery, so job files are written while the
+// listing goes on, and in order: names, content and folder assignment do not depend on
+// which goroutine ran first.
+const (
+	// queueDepth bounds the jobs handed to the writer and not yet placed.
+	queueDepth = 256
+	// fileWriters is the number of goroutines writing job files.
+	fileWriters = 8
+)
+
+// prepared is one job on its way through the writer: filled by a preparing goroutine,
+// then placed by the writer's single ordered loop.
+type prepared struct {
+	ready chan struct{} // closed once name, data, hash or err are set
+	name  string
+	data  []byte
+	hash  string // identity hash, "" when no code identity is known
+	err   error
 }
 
-// writer stages job files in a temporary folder next to the output, drops jobs already
-// done with one batched lookup per batch, assigns the rest to task folders, and moves the
-// folders into place only when everything succeeded.
+// fileWrite is a job file to write into its task folder.
+type fileWrite struct {
+	dir, name string
+	data      []byte
+	first     bool // the folder's first job: the writer creates the folder
+}
+
+// writer turns jobs into job files in a temporary folder next to the output, drops
+// duplicates and jobs already done (one batched lookup per batch), assigns the rest to task
+// folders in the order the jobs were added, and moves the folders into place only when
+// everything succeeded.
+//
+// add hands a job to the pipeline and returns at once (up to queueDepth jobs ahead); its
+// identity, name and JSON are computed concurrently, and a single loop (place) consumes
+// the results in the order they were added, so the output is exactly that of a serial
+// writer. Memory is bounded: queueDepth prepared jobs, plus one lookup batch of job
+// contents when done jobs are looked up.
 type writer struct {
-	d       *dispatcher
-	out     string // the output directory
-	tmp     string // temporary root: staging/ and out/
-	create  bool   // the output directory did not exist: rename tmp/out onto it
-	names   map[string]bool
-	pending []stagedJob
+	d      *dispatcher
+	out    string // the output directory
+	tmp    string // temporary root: out/ receives the task folders
+	create bool   // the output directory did not exist: rename tmp/out onto it
+	names  map[string]bool
+	// pending are placed jobs waiting for their batched done-lookup.
+	pending []*prepared
 	batch   int
+
+	ctx     context.Context // cancelled when the pipeline stops: an error, or the maximum
+	stop    context.CancelCauseFunc
+	queue   chan *prepared
+	prepSem chan struct{}
+	writes  chan fileWrite
+	placed  chan struct{} // closed when place has returned
+	wg      sync.WaitGroup
+	errMu   sync.Mutex
+	err     error // the first error of the pipeline (errEnough included)
+	closed  bool
 }
 
 func newWriter(d *dispatcher) (*writer, error) {
@@ -75,42 +120,142 @@ func newWriter(d *dispatcher) (*writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating staging folder: %w", err)
 	}
-	for _, sub := range []string{"staging", "out"} {
-		if err := os.Mkdir(filepath.Join(w.tmp, sub), 0o755); err != nil {
-			w.abort()
-			return nil, fmt.Errorf("creating staging folder: %w", err)
-		}
+	if err := os.Mkdir(filepath.Join(w.tmp, "out"), 0o755); err != nil {
+		w.abort()
+		return nil, fmt.Errorf("creating staging folder: %w", err)
 	}
 	return w, nil
 }
 
-// add stages one job. It returns errEnough once the maximum number of jobs is written.
-func (w *writer) add(ctx context.Context, j job.Job, hash string) error {
-	name, err := j.FileName()
-	if err != nil {
+// start launches the ordered placing loop and the file writers.
+func (w *writer) start(ctx context.Context) {
+	w.ctx, w.stop = context.WithCancelCause(ctx)
+	w.queue = make(chan *prepared, queueDepth)
+	w.prepSem = make(chan struct{}, runtime.GOMAXPROCS(0))
+	w.writes = make(chan fileWrite, queueDepth)
+	w.placed = make(chan struct{})
+	for range fileWriters {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			for fw := range w.writes {
+				if w.failed() {
+					continue // drain: the run has failed
+				}
+				if err := writeJobFile(fw); err != nil {
+					w.fail(err)
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(w.placed)
+		defer close(w.writes) // only place sends on writes
+		if err := w.place(); err != nil {
+			w.fail(err)
+		}
+	}()
+}
+
+// fail records the pipeline's first error and stops it.
+func (w *writer) fail(err error) {
+	w.errMu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.errMu.Unlock()
+	w.stop(err)
+}
+
+// failed reports whether the run has failed. errEnough is not a failure: the files
+// already placed must still be written.
+func (w *writer) failed() bool {
+	err := context.Cause(w.ctx)
+	return err != nil && !errors.Is(err, errEnough)
+}
+
+// stopped is the error add returns once the pipeline has stopped.
+func (w *writer) stopped() error {
+	if err := context.Cause(w.ctx); err != nil {
 		return err
 	}
-	if w.names[name] {
-		w.d.stats.Duplicates++
-		return nil
+	return w.ctx.Err()
+}
+
+// add hands one job to the pipeline. It returns errEnough once the maximum number of jobs
+// is written, and the pipeline's error once it has failed.
+func (w *writer) add(j job.Job) error {
+	select {
+	case w.prepSem <- struct{}{}:
+	case <-w.ctx.Done():
+		return w.stopped()
 	}
-	w.names[name] = true
-	data, err := j.Marshal()
-	if err != nil {
-		return err
+	p := &prepared{ready: make(chan struct{})}
+	select {
+	case w.queue <- p:
+	case <-w.ctx.Done():
+		<-w.prepSem
+		return w.stopped()
 	}
-	if err := os.WriteFile(filepath.Join(w.tmp, "staging", name), data, 0o644); err != nil {
-		return fmt.Errorf("staging job file: %w", err)
-	}
-	w.pending = append(w.pending, stagedJob{name: name, hash: hash})
-	if hash == "" || w.d.done == nil || len(w.pending) >= w.batch {
-		return w.flush(ctx)
-	}
+	go func() {
+		defer func() { <-w.prepSem }()
+		defer close(p.ready)
+		p.name, p.data, p.hash, p.err = w.d.prepare(j)
+	}()
 	return nil
 }
 
-// flush looks up the pending jobs' identities in one query, then places or drops them.
-func (w *writer) flush(ctx context.Context) error {
+// close waits for every added job to be placed and written, and returns the pipeline's
+// first error: errEnough when it stopped at the maximum.
+func (w *writer) close() error {
+	if !w.closed {
+		w.closed = true
+		close(w.queue)
+	}
+	<-w.placed
+	w.wg.Wait()
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	if w.err == nil {
+		if err := w.ctx.Err(); err != nil {
+			return context.Cause(w.ctx)
+		}
+	}
+	return w.err
+}
+
+// place consumes the prepared jobs in the order they were added: it counts them, drops
+// duplicates, and places the rest, a lookup batch at a time.
+func (w *writer) place() error {
+	for p := range w.queue {
+		select {
+		case <-p.ready:
+		case <-w.ctx.Done():
+			return w.stopped()
+		}
+		if p.err != nil {
+			return p.err
+		}
+		w.d.stats.Jobs++
+		w.d.progress.Count("jobs", 1)
+		if w.names[p.name] {
+			w.d.stats.Duplicates++
+			continue
+		}
+		w.names[p.name] = true
+		w.pending = append(w.pending, p)
+		if p.hash == "" || w.d.done == nil || len(w.pending) >= w.batch {
+			if err := w.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return w.flush()
+}
+
+// flush looks up the pending jobs' identities in one query, then drops the done ones and
+// hands the others to the file writers, each in its task folder.
+func (w *writer) flush() error {
 	if len(w.pending) == 0 {
 		return nil
 	}
@@ -124,7 +269,7 @@ func (w *writer) flush(ctx context.Context) error {
 		}
 		if len(ids) > 0 {
 			var err error
-			if done, err = w.d.done.Existing(ctx, ids); err != nil {
+			if done, err = w.d.done.Existing(w.ctx, ids); err != nil {
 				return fmt.Errorf("checking which jobs are already done: %w", err)
 			}
 			w.d.stats.DoneLookups++
@@ -133,24 +278,19 @@ func (w *writer) flush(ctx context.Context) error {
 	pending := w.pending
 	w.pending = nil
 	for i, s := range pending {
-		staged := filepath.Join(w.tmp, "staging", s.name)
 		if s.hash != "" && done[s.hash] {
 			w.d.stats.SkippedDone++
-			if err := os.Remove(staged); err != nil {
-				return fmt.Errorf("dropping done job: %w", err)
-			}
 			continue
 		}
 		folder := strconv.Itoa(w.d.stats.Written / w.d.opts.TasksPerJob)
-		dir := filepath.Join(w.tmp, "out", folder)
-		if w.d.stats.Written%w.d.opts.TasksPerJob == 0 {
-			if err := os.Mkdir(dir, 0o755); err != nil {
-				return fmt.Errorf("creating task folder: %w", err)
-			}
+		first := w.d.stats.Written%w.d.opts.TasksPerJob == 0
+		if first {
 			w.d.stats.Folders++
 		}
-		if err := os.Rename(staged, filepath.Join(dir, s.name)); err != nil {
-			return fmt.Errorf("placing job file: %w", err)
+		select {
+		case w.writes <- fileWrite{dir: filepath.Join(w.tmp, "out", folder), name: s.name, data: s.data, first: first}:
+		case <-w.ctx.Done():
+			return w.stopped()
 		}
 		w.d.stats.Written++
 		w.d.progress.Count("jobs written", 1)
@@ -160,6 +300,43 @@ func (w *writer) flush(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// writeJobFile writes one job file. The folder's first job creates it; another job of the
+// same folder, taken by another writer before that, creates it too.
+func writeJobFile(fw fileWrite) error {
+	if fw.first {
+		if err := os.Mkdir(fw.dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("creating task folder: %w", err)
+		}
+	}
+	path := filepath.Join(fw.dir, fw.name)
+	err := os.WriteFile(path, fw.data, 0o644)
+	if !fw.first && errors.Is(err, os.ErrNotExist) {
+		if err = os.MkdirAll(fw.dir, 0o755); err != nil {
+			return fmt.Errorf("creating task folder: %w", err)
+		}
+		err = os.WriteFile(path, fw.data, 0o644)
+	}
+	if err != nil {
+		return fmt.Errorf("writing job file: %w", err)
+	}
+	return nil
+}
+
+// prepare computes a job's identity (when the code is known), file name and content.
+func (d *dispatcher) prepare(j job.Job) (name string, data []byte, hash string, err error) {
+	if !d.opts.Code.IsZero() {
+		id, err := j.Identity(job.Inputs{Code: d.opts.Code, Parameters: d.opts.Parameters, Overrides: d.opts.Overrides, Schema: d.opts.ParameterSchema})
+		if err != nil {
+			return "", nil, "", err
+		}
+		j.AnalysisCode, hash = &id.Code, id.Hash
+	}
+	if name, data, err = j.Encode(); err != nil {
+		return "", nil, "", err
+	}
+	return name, data, hash, nil
 }
 
 // finish writes the placeholder if nothing was dispatched and moves the folders into the

@@ -29,6 +29,12 @@ func Canonical(v any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("canonical json: %w", err)
 	}
+	return CanonicalJSON(raw)
+}
+
+// CanonicalJSON returns the canonical encoding of the JSON text raw: Canonical of a value
+// whose json.Marshal is raw, for a caller that already has that text.
+func CanonicalJSON(raw []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var tree any
@@ -72,6 +78,16 @@ func dropNulls(v any) any {
 // Hash returns the lowercase hex SHA-256 of Canonical(v): the identity of v.
 func Hash(v any) (string, error) {
 	c, err := Canonical(v)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(c)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// HashJSON is Hash of a value whose json.Marshal is raw.
+func HashJSON(raw []byte) (string, error) {
+	c, err := CanonicalJSON(raw)
 	if err != nil {
 		return "", err
 	}

@@ -109,6 +109,26 @@ func (j Job) Marshal() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
+// Encode returns FileName and Marshal's content at once, encoding the job once for both
+// (the dispatcher does this for every job it writes).
+func (j Job) Encode() (name string, data []byte, err error) {
+	raw, err := json.Marshal(j)
+	if err != nil {
+		return "", nil, fmt.Errorf("encoding job: %w", err)
+	}
+	h, err := identity.HashJSON(raw)
+	if err != nil {
+		return "", nil, fmt.Errorf("hashing job: %w", err)
+	}
+	var b bytes.Buffer
+	b.Grow(len(raw) + len(raw)/2)
+	if err := json.Indent(&b, raw, "", "    "); err != nil {
+		return "", nil, fmt.Errorf("encoding job: %w", err)
+	}
+	b.WriteByte('\n')
+	return fileName(h), b.Bytes(), nil
+}
+
 // ContentHash is the hash of the job's whole content (identity.Hash), which names its file.
 func (j Job) ContentHash() (string, error) {
 	h, err := identity.Hash(j)
@@ -125,8 +145,11 @@ func (j Job) FileName() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "job_" + h[:20] + ".json", nil
+	return fileName(h), nil
 }
+
+// fileName names a job file by its content hash.
+func fileName(hash string) string { return "job_" + hash[:20] + ".json" }
 
 // Stem returns a job file's name without its directory and .json extension: the name the
 // wrapper uses for per-job markers such as skip_<stem>.

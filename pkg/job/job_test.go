@@ -97,6 +97,27 @@ func TestFileNameDeterministic(t *testing.T) {
 	}
 }
 
+// TestEncodeIsFileNameAndMarshal: the dispatcher's one-pass Encode gives exactly the name
+// and bytes of FileName and Marshal, for a job with every kind of field, a sparse one and
+// one with escapes and numbers that JSON re-encoding could change.
+func TestEncodeIsFileNameAndMarshal(t *testing.T) {
+	sparse := Job{S3Location: []string{"s3://b/x"}}
+	odd := sample()
+	odd.DistributedParameters = map[string]any{"a<b>&": "é\u2028", "n": 1e21, "f": 0.1, "big": int64(1) << 60, "nil": nil}
+	odd.FileLocation = []string{"s3://b/a1/x.nwb", "s3://b/a2/y.nwb"}
+	for _, j := range []Job{sample(), sparse, odd} {
+		name, data, err := j.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantName, _ := j.FileName()
+		wantData, _ := j.Marshal()
+		if name != wantName || string(data) != string(wantData) {
+			t.Fatalf("Encode gave %s\n%s\nwant %s\n%s", name, data, wantName, wantData)
+		}
+	}
+}
+
 func TestCodeTracksFileLocation(t *testing.T) {
 	j := sample()
 	info := identity.CodeInfo{URL: "u", Version: "1"}
