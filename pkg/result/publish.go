@@ -156,6 +156,13 @@ func (p Publisher) clear(ctx context.Context, dest storage.URL) error {
 	if len(leftovers) == 0 {
 		return nil
 	}
+	for _, u := range leftovers {
+		if u.String() == dest.Join(ManifestFile).String() {
+			// Complete: another collection's wrapper published it while this job ran (or
+			// before Adopt looked). Never removed; a retry adopts it.
+			return fault.Transient(fmt.Errorf("a complete result appeared under %s while this job ran: left untouched; a retry records it", dest))
+		}
+	}
 	p.Log.Warn().Int("objects", len(leftovers)).Str("prefix", dest.String()).Msg("removing an incomplete earlier upload (no record points to it)")
 	err := forEach(ctx, p.concurrency(), leftovers, func(ctx context.Context, u storage.URL) error { return p.Store.Delete(ctx, u) })
 	if err != nil {

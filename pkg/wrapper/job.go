@@ -72,6 +72,18 @@ func (r *runner) live(ctx context.Context, f job.File, log zerolog.Logger) Resul
 	}
 	defer c.release()
 
+	if !r.cfg.DryRun {
+		// The bucket is shared by every results collection: the same work may be there,
+		// complete, recorded elsewhere (or its record lost). Record it here; never redo it.
+		adopted, err := r.publisher(log).Adopt(c.ctx, r.fence(c.held, id.Hash), id.Hash)
+		if err != nil {
+			return r.failed(res, fmt.Errorf("job %s: %w", res.Job, claimStopped(ctx, c.ctx, err)))
+		}
+		if adopted {
+			return r.skipped(res, "a complete result with this identity was already in the bucket (recorded for another collection, or its record was lost): recorded here, not recomputed")
+		}
+	}
+
 	outDir, meta, err := r.run(ctx, c.ctx, f, id, log)
 	if err != nil {
 		return r.failed(res, fmt.Errorf("job %s: %w", res.Job, err))
