@@ -25,9 +25,15 @@ func New(w io.Writer, level string) zerolog.Logger {
 	if err != nil || level == "" {
 		lvl = zerolog.InfoLevel
 	}
-	out := w
+	return zerolog.New(Writer(w)).Level(lvl).With().Timestamp().Logger()
+}
+
+// Writer returns what a logger writing to w should write to: a console writer (readable
+// lines) when w is a terminal, else w itself (JSON lines). Use it when a logger's output is
+// replaced (zerolog's Logger.Output), so a terminal never gets raw JSON.
+func Writer(w io.Writer) io.Writer {
 	if IsTerminal(w) {
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+		return zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
 	}
-	return zerolog.New(out).Level(lvl).With().Timestamp().Logger()
+	return w
 }

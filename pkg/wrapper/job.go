@@ -15,6 +15,7 @@ import (
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/job"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/logs"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 )
 
@@ -218,7 +219,8 @@ func (r *runner) analyse(ctx context.Context, f job.File, parameters map[string]
 	in := Input{
 		Job: f.Job, JobFile: f.Path, Parameters: parameters, ParametersFile: paramsFile, Hash: hash,
 		OutputDir: outDir, ScratchDir: scratch, Store: r.deps.Store,
-		Log: log.Output(io.MultiWriter(r.deps.logOutput(), logFile)),
+		// JSON lines in analysis.log; on a terminal, readable lines there too.
+		Log: log.Output(zerolog.MultiLevelWriter(logs.Writer(r.deps.logOutput()), logFile)),
 	}
 	if r.cfg.Timeout > 0 {
 		var cancel context.CancelFunc
