@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 	bins, cleanup = clitest.Build("../cmd/aind-dispatch", "../cmd/aind-wrapper")
 	code := devstacktest.Main(m)
 	cleanup()
+	if nxfHome != "" {
+		_ = os.RemoveAll(nxfHome) // Nextflow's home for these runs (nextflow_test.go)
+	}
 	os.Exit(code)
 }
 

@@ -62,7 +62,7 @@ func (f recordFlags) open(ctx context.Context) (records, assets results.RecordFi
 		return nil, nil, nil, fault.Usagef("no results collection: set --results_collection or DOCDB_COLLECTION (and --results_database / DOCDB_DATABASE)")
 	}
 	if !f.Configured() {
-		return nil, nil, nil, fault.Usagef("no DocDB: set --docdb_uri or DOCDB_URI")
+		return nil, nil, nil, fault.Usagef("no DocDB: set DOCDB_HOST (the DocDB HTTP gateway) or DOCDB_URI (MongoDB/DocumentDB), or --docdb_host / --docdb_uri; for the demo's records, start its devstack and source .demo/devstack.env (README, \"To query the records\")")
 	}
 	client, err := f.Connect(ctx)
 	if err != nil {

@@ -149,6 +149,11 @@ func fetch(ctx context.Context, store Reader, src storage.URL, dst string, want 
 	case sum != want.SHA256:
 		return fault.Permanent(fmt.Errorf("%s: sha256 %s, the manifest says %s: %w", want.Path, sum, want.SHA256, ErrCorrupt))
 	}
+	// CreateTemp makes the file private (0600); a downloaded result is as readable as any
+	// file the user creates.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fault.Permanent(err)
+	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return fault.Permanent(err)
 	}

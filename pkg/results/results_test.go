@@ -209,6 +209,10 @@ func TestGet(t *testing.T) {
 				if b, _ := os.ReadFile(filepath.Join(dest, "h1", "sub", "b.txt")); string(b) != "world" {
 					t.Fatalf("sub/b.txt = %q", b)
 				}
+				// Readable as any file the user makes, not private like a temporary file.
+				if st, err := os.Stat(filepath.Join(dest, "h1", "a.txt")); err != nil || st.Mode().Perm() != 0o644 {
+					t.Fatalf("a.txt mode %v (%v), want 0644", st.Mode().Perm(), err)
+				}
 				return
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "result h1") {

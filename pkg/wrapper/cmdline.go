@@ -193,7 +193,9 @@ func (a GoAnalysis) ownFlags() []kong.Option {
 
 func (c *goCmd) Run(ctx context.Context) error {
 	a := c.analysis
-	if err := c.embedSchemas(); err != nil {
+	cleanup, err := c.embedSchemas()
+	defer cleanup()
+	if err != nil {
 		return err
 	}
 	return c.Execute(ctx, c.Logger(), a.Run)
@@ -201,8 +203,14 @@ func (c *goCmd) Run(ctx context.Context) error {
 
 // embedSchemas writes the built-in output schema to a temporary file when no flag names
 // one (the parameter schema is set with SetDefaultSchema, as the command line is checked
-// against it before Run).
-func (c *goCmd) embedSchemas() error {
+// against it before Run). cleanup removes what it wrote; call it even on an error.
+func (c *goCmd) embedSchemas() (cleanup func(), err error) {
+	var dirs []string
+	cleanup = func() {
+		for _, d := range dirs {
+			_ = os.RemoveAll(d)
+		}
+	}
 	for _, s := range []struct {
 		flag *string
 		data []byte
@@ -213,15 +221,16 @@ func (c *goCmd) embedSchemas() error {
 		}
 		dir, err := os.MkdirTemp("", "aind-schema-")
 		if err != nil {
-			return err
+			return cleanup, err
 		}
+		dirs = append(dirs, dir)
 		p := filepath.Join(dir, c.analysis.Name+"."+s.name)
 		if err := os.WriteFile(p, s.data, 0o644); err != nil {
-			return err
+			return cleanup, err
 		}
 		*s.flag = p
 	}
-	return nil
+	return cleanup, nil
 }
 
 // ExitCodes is what the exit codes of aind-wrapper, and of a Go analysis built with Main,

@@ -273,7 +273,7 @@ func Run(ctx context.Context, cfg Config, deps Deps, a Analysis) (Summary, error
 		if res.Status == StatusFailed || res.Status == StatusDeferred {
 			ev = log.Error().Err(res.err)
 		}
-		ev.Str("status", string(res.Status)).Str("hash", res.Hash).Dur("duration", res.Duration).Msg("job finished")
+		ev.Str("status", string(res.Status)).Str("hash", res.Hash).Str("duration", res.Duration.Round(time.Millisecond).String()).Msg("job finished")
 		sum.Results = append(sum.Results, res)
 		if errors.Is(res.err, context.Canceled) && ctx.Err() != nil {
 			return sum, ctx.Err()
