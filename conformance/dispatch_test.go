@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/devstacktest"
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/dispatchcmd"
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/upstreamtest"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/cmdline/dispatchcmd"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/devstacktest"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/upstreamtest"
 )
 
 // dispatchCase is one set of dispatcher options, given to both dispatchers.

@@ -11,8 +11,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/devstacktest"
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/upstreamtest"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/devstacktest"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/upstreamtest"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
 )
 

@@ -8,11 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/devstacktest"
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/dispatchcmd"
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/resultscmd"
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/upstreamtest"
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/wrappercmd"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/cmdline/dispatchcmd"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/cmdline/resultscmd"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/cmdline/wrappercmd"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/devstacktest"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/upstreamtest"
 )
 
 // TestUpstreamRecordsAreDone has analysis-pipeline-utils' own wrapper code

@@ -12,9 +12,9 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/devstacktest"
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/upstreamtest"
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/wrappercmd"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/cmdline/wrappercmd"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/devstacktest"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/upstreamtest"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/foraging"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/job"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/wrapper"

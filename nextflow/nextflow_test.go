@@ -21,7 +21,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/devstacktest"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/devstacktest"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/job"
 )
 

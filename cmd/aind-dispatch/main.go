@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/dispatchcmd"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/cmdline/dispatchcmd"
 )
 
 func main() {

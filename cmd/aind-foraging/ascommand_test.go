@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/clitest"
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/devstacktest"
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/dispatchcmd"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/cmdline/dispatchcmd"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/clitest"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/devstacktest"
 )
 
 // TestRunsAsWrapperCommand runs the built aind-foraging as the analysis command of the built

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/devstacktest"
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/dispatchcmd"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/cmdline/dispatchcmd"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/devstacktest"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/foraging"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/job"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"

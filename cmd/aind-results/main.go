@@ -6,7 +6,7 @@ package main
 import (
 	"os"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/resultscmd"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/cmdline/resultscmd"
 )
 
 func main() {

@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/wrappercmd"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/cmdline/wrappercmd"
 )
 
 func main() {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/clitest"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/clitest"
 )
 
 // A --name that is neither a wrapper flag nor a property of the parameter schema is a

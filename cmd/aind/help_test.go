@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/clitest"
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/golden"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/clitest"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/golden"
 )
 
 // TestHelpGolden keeps every binary's --help (through the multi-call aind, which runs the

@@ -11,9 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/dispatchcmd"
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/resultscmd"
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/wrappercmd"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/cmdline/dispatchcmd"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/cmdline/resultscmd"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/cmdline/wrappercmd"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 )
 

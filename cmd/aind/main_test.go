@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/clitest"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/clitest"
 )
 
 func TestPicksTheToolByNameOrArgument(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/golden"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/golden"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
 )

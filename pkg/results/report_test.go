@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/golden"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/golden"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
 )

@@ -13,7 +13,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/golden"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/golden"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"

@@ -17,7 +17,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/devstacktest"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/devstacktest"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"

@@ -15,7 +15,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/devstacktest"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/devstacktest"
 )
 
 // InstallCommand is the command that installs the venv Python finds.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/clitest"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/clitest"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/foraging"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/job"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/wrapper"
@@ -26,7 +26,7 @@ func foragingRun(t *testing.T) string {
 	for _, k := range []string{"DOCDB_URI", "DOCDB_HOST", "DOCDB_COLLECTION", "ANALYSIS_BUCKET"} {
 		t.Setenv(k, "")
 	}
-	seed, err := filepath.Abs("../../testdata/devstack/s3/aind-foraging-devstack")
+	seed, err := filepath.Abs("../../../testdata/devstack/s3/aind-foraging-devstack")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func foragingRun(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	params, err := os.ReadFile("../../testdata/foraging/demo/input/analysis_parameters.json")
+	params, err := os.ReadFile("../../../testdata/foraging/demo/input/analysis_parameters.json")
 	if err != nil {
 		t.Fatal(err)
 	}

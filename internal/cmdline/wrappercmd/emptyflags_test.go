@@ -3,7 +3,7 @@ package wrappercmd
 import (
 	"testing"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/clitest"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/clitest"
 )
 
 // Nextflow passes every param on every task, ” when unset: every flag must treat it so.

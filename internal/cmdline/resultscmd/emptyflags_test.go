@@ -3,7 +3,7 @@ package resultscmd
 import (
 	"testing"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/clitest"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/clitest"
 )
 
 // Every flag of every subcommand treats an empty value as not set.

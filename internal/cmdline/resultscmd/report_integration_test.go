@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/internal/devstacktest"
+	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/devstacktest"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
 )
 
