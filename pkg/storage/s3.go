@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path"
+	"runtime"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -28,11 +31,17 @@ const (
 	// DefaultMaxAttempts is the number of attempts per S3 request, the first included.
 	DefaultMaxAttempts = 5
 	// DefaultPartSize is the multipart part size of uploads.
-	DefaultPartSize = 16 << 20
-	// DefaultConcurrency is the number of parts of one upload sent at once.
-	DefaultConcurrency = 5
+	DefaultPartSize = 8 << 20
+	// DefaultConcurrency is the number of parts sent at once (per store, over all its
+	// uploads).
+	DefaultConcurrency = 3
 	// MinPartSize is S3's smallest part size (the last part excepted).
 	MinPartSize = 5 << 20
+	// MaxIdleConnsPerHost is how many idle connections to one S3 endpoint are kept for
+	// reuse. The SDK's default (10) is below the dispatcher's listing concurrency and the
+	// wrapper's upload concurrency: every request beyond it opened a new connection (a TLS
+	// handshake on real S3) and closed it after.
+	MaxIdleConnsPerHost = 512
 )
 
 // S3Options configures NewS3. The zero value is ready to use: credentials, region and
@@ -56,15 +65,17 @@ type S3Options struct {
 	// PartSize is the part size of multipart uploads (default DefaultPartSize, at
 	// least MinPartSize). Objects of at least PartSize bytes are uploaded in parts.
 	PartSize int64
-	// Concurrency is the number of parts of one upload sent at once (default
-	// DefaultConcurrency). An upload buffers up to (Concurrency+1) x PartSize bytes.
+	// Concurrency is the number of parts sent at once, over all the store's uploads
+	// (default DefaultConcurrency). The store buffers up to (Concurrency+1) x PartSize
+	// bytes, allocated on first use and reused by every later upload.
 	Concurrency int
 }
 
 // S3 is the Store over Amazon S3 and S3-compatible servers, built on aws-sdk-go-v2.
 //
-// Put and PutFile go through the SDK's transfer manager: an object smaller than
-// S3Options.PartSize is sent in one PutObject, a larger one in concurrent multipart parts.
+// Put and PutFile send an object smaller than S3Options.PartSize in one PutObject (through
+// the SDK's transfer manager), a larger one in concurrent multipart parts read into
+// buffers the store allocates once and reuses (see partPool).
 // IfNotExists sends If-None-Match: "*" (on PutObject, or on CompleteMultipartUpload). A
 // multipart upload (or one of unknown size) first checks with HeadObject that no object is
 // there, so that a large upload is not sent only to be refused; a single PutObject does
@@ -81,6 +92,7 @@ type S3 struct {
 	client   *s3.Client
 	tm       *transfermanager.Client
 	partSize int64
+	parts    *partPool // part buffers of multipart uploads
 }
 
 var _ Store = (*S3)(nil)
@@ -103,6 +115,10 @@ func NewS3(ctx context.Context, opts S3Options) (*S3, error) {
 	if opts.Region != "" {
 		loadOpts = append(loadOpts, config.WithRegion(opts.Region))
 	}
+	loadOpts = append(loadOpts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = MaxIdleConnsPerHost
+		t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
+	})))
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return nil, fault.Usage(fmt.Errorf("loading AWS configuration: %w", err))
@@ -131,7 +147,9 @@ func NewS3(ctx context.Context, opts S3Options) (*S3, error) {
 		o.MultipartUploadThreshold = opts.PartSize
 		o.Concurrency = opts.Concurrency
 	})
-	return &S3{client: client, tm: tm, partSize: opts.PartSize}, nil
+	s := &S3{client: client, tm: tm, partSize: opts.PartSize, parts: newPartPool(opts.PartSize, opts.Concurrency+1)}
+	runtime.AddCleanup(s, func(p *partPool) { p.release() }, s.parts)
+	return s, nil
 }
 
 // needsPathStyle reports whether an endpoint override points at a server that is not AWS,
@@ -275,6 +293,9 @@ func (s *S3) upload(ctx context.Context, op string, u URL, r io.Reader, opts Put
 		case !isNotFoundAPI(err):
 			return classify(op, u, err)
 		}
+	}
+	if size < 0 || size >= s.partSize {
+		return s.sendLarge(ctx, op, u, r, size, opts)
 	}
 	return s.send(ctx, op, u, r, opts)
 }

@@ -136,7 +136,15 @@ func TestS3IfNoneMatchRaceGuard(t *testing.T) {
 			if err := s.Put(ctx, u, strings.NewReader("original"), PutOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			err := s.send(ctx, "writing", u, bytes.NewReader(make([]byte, tc.size)), PutOptions{IfNotExists: true})
+			// Past upload's HeadObject check, as a writer racing in after it.
+			send := func(u URL) error {
+				r := bytes.NewReader(make([]byte, tc.size))
+				if int64(tc.size) >= s.partSize {
+					return s.sendLarge(ctx, "writing", u, r, int64(tc.size), PutOptions{IfNotExists: true})
+				}
+				return s.send(ctx, "writing", u, r, PutOptions{IfNotExists: true})
+			}
+			err := send(u)
 			if !IsExists(err) || fault.IsTransient(err) {
 				t.Fatalf("conditional %s over an existing object: %v, want IsExists", tc.name, err)
 			}
@@ -149,10 +157,78 @@ func TestS3IfNoneMatchRaceGuard(t *testing.T) {
 				t.Fatalf("object overwritten: %d bytes", len(b))
 			}
 			fresh := URL{Scheme: SchemeS3, Bucket: bucket, Key: u.Key + "-fresh"}
-			if err := s.send(ctx, "writing", fresh, bytes.NewReader(make([]byte, tc.size)), PutOptions{IfNotExists: true}); err != nil {
+			if err := send(fresh); err != nil {
 				t.Fatalf("conditional %s of a new object: %v", tc.name, err)
 			}
 		})
+	}
+}
+
+// onlyReader hides a reader's Len, so Put does not know the size ahead.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+// failingReader gives n bytes, then an error.
+type failingReader struct{ n int }
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n == 0 {
+		return 0, errors.New("disk on fire")
+	}
+	k := min(len(p), f.n)
+	f.n -= k
+	return k, nil
+}
+
+// TestS3MultipartFromReusedBuffers: objects of several parts, of known and unknown size,
+// several at once through the store's shared part buffers, arrive whole; one of unknown
+// size under a part goes in one PutObject; a source that fails mid-way is a permanent
+// error and leaves no object.
+func TestS3MultipartFromReusedBuffers(t *testing.T) {
+	s, bucket := devstackS3(t, S3Options{PartSize: MinPartSize, Concurrency: 2})
+	ctx := t.Context()
+	sizes := []int{3*MinPartSize + 17, 2 * MinPartSize, 100, MinPartSize}
+	errs := make(chan error, 2*len(sizes))
+	for i, n := range sizes {
+		for _, known := range []bool{true, false} {
+			go func() {
+				data := bytes.Repeat([]byte{byte(i + 1), byte(n)}, n/2+1)[:n]
+				var r io.Reader = bytes.NewReader(data)
+				if !known {
+					r = onlyReader{r}
+				}
+				u := URL{Scheme: SchemeS3, Bucket: bucket, Key: fmt.Sprintf("mp/%d-%v", n, known)}
+				if err := s.Put(ctx, u, r, PutOptions{IfNotExists: true}); err != nil {
+					errs <- err
+					return
+				}
+				rc, err := s.Open(ctx, u)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer rc.Close()
+				if got, _ := io.ReadAll(rc); !bytes.Equal(got, data) {
+					errs <- fmt.Errorf("%s: %d bytes back, want %d equal ones", u, len(got), n)
+					return
+				}
+				errs <- nil
+			}()
+		}
+	}
+	for range 2 * len(sizes) {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	u := URL{Scheme: SchemeS3, Bucket: bucket, Key: "mp/failing"}
+	err := s.Put(ctx, u, &failingReader{n: 2*MinPartSize + 5}, PutOptions{IfNotExists: true})
+	if err == nil || !strings.Contains(err.Error(), "disk on fire") || fault.IsTransient(err) {
+		t.Fatalf("failing source: %v, want a permanent error naming it", err)
+	}
+	if _, err := s.Stat(ctx, u); !IsNotFound(err) {
+		t.Fatalf("object after a failed upload: %v", err)
 	}
 }
 
