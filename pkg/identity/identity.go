@@ -77,12 +77,11 @@ func dropNulls(v any) any {
 
 // Hash returns the lowercase hex SHA-256 of Canonical(v): the identity of v.
 func Hash(v any) (string, error) {
-	c, err := Canonical(v)
+	raw, err := json.Marshal(v)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("canonical json: %w", err)
 	}
-	sum := sha256.Sum256(c)
-	return hex.EncodeToString(sum[:]), nil
+	return HashJSON(raw)
 }
 
 // HashJSON is Hash of a value whose json.Marshal is raw.
