@@ -65,13 +65,9 @@ func runCheck(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	tools, err := readArchive(filepath.Join(*dir, "aind-tools.tar"))
+	tools, wrapper, err := readImages(*dir)
 	if err != nil {
-		return fmt.Errorf("%w (run containers/build first)", err)
-	}
-	wrapper, err := readArchive(filepath.Join(*dir, "aind-wrapper.tar"))
-	if err != nil {
-		return fmt.Errorf("%w (run containers/build first)", err)
+		return err
 	}
 	tl, wl := tools.cf.Config.Labels, wrapper.cf.Config.Labels
 	ver, rev := tl[labelPrefix+"version"], tl[labelPrefix+"revision"]

@@ -5,12 +5,10 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"io"
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // dropinImage is what the README's drop-in Dockerfile makes,
@@ -46,10 +44,7 @@ func dropinImage(base, wrapper v1.Image) (v1.Image, error) {
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
-	data := buf.Bytes()
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(data)), nil
-	}, tarball.WithCompressedCaching)
+	layer, err := bytesLayer(buf.Bytes())
 	if err != nil {
 		return nil, err
 	}
@@ -70,11 +65,7 @@ func runDropin(args []string) error {
 	if *out == "" {
 		*out = filepath.Join(*dir, "aind-check-dropin.tar")
 	}
-	tools, err := readArchive(filepath.Join(*dir, "aind-tools.tar"))
-	if err != nil {
-		return err
-	}
-	wrapper, err := readArchive(filepath.Join(*dir, "aind-wrapper.tar"))
+	tools, wrapper, err := readImages(*dir)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -36,6 +37,18 @@ type archive struct {
 	tags []string
 	img  v1.Image
 	cf   *v1.ConfigFile
+}
+
+// readImages opens the two archives containers/build writes into dir: aind-tools.tar and
+// aind-wrapper.tar.
+func readImages(dir string) (tools, wrapper *archive, err error) {
+	if tools, err = readArchive(filepath.Join(dir, "aind-tools.tar")); err == nil {
+		wrapper, err = readArchive(filepath.Join(dir, "aind-wrapper.tar"))
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w (run containers/build first)", err)
+	}
+	return tools, wrapper, nil
 }
 
 // readArchive opens the docker-archive tarball at path holding one image.

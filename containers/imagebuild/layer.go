@@ -83,10 +83,15 @@ func dirLayer(root string) (v1.Layer, []byte, error) {
 		return nil, nil, err
 	}
 	data := buf.Bytes()
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+	layer, err := bytesLayer(data)
+	return layer, data, err
+}
+
+// bytesLayer is the layer whose uncompressed content is the tarball data.
+func bytesLayer(data []byte) (v1.Layer, error) {
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
 	}, tarball.WithCompressedCaching)
-	return layer, data, err
 }
 
 // tarMode is the tar header mode of a file mode: its permission bits plus setuid, setgid
