@@ -15,6 +15,7 @@ import (
 	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/devstacktest"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
 )
 
 // TestConformance runs the record-store contract (docdb.Store) against both backends,
@@ -248,6 +249,38 @@ func runConformance(t *testing.T, open func(t *testing.T) docdb.Store) {
 		wg.Wait()
 		if n := wins.Load(); n != 1 {
 			t.Fatalf("%d of 10 racing claimers won, want exactly 1", n)
+		}
+	})
+
+	t.Run("a record of the Python wrapper is found by our identity, within the code's scope", func(t *testing.T) {
+		params := map[string]any{"alpha": 2.5}
+		inputs := []string{"s3://bucket/asset1"}
+		code := func(url string) identity.Code {
+			return identity.NewCode(identity.CodeInfo{URL: url, Name: "analysis", Version: "1.0"}, params, inputs)
+		}
+		ours, err := code("https://example.org/a").Hash()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The upstream wrapper's shape: its own hash as _id, no top-level "created".
+		upstream := bson.D{{Key: "processing", Value: bson.D{{Key: "data_processes", Value: bson.A{bson.D{{Key: "code", Value: bson.D{
+			{Key: "url", Value: "https://example.org/a"}, {Key: "name", Value: "analysis"}, {Key: "version", Value: "1.0"},
+			{Key: "parameters", Value: bson.D{{Key: "alpha", Value: 2.5}}},
+			{Key: "input_data", Value: bson.A{bson.D{{Key: "object_type", Value: identity.ObjectTypeDataAsset}, {Key: "url", Value: inputs[0]}}}},
+		}}}}}}}}
+		for _, tt := range []struct {
+			scope string
+			found bool
+		}{{"", true}, {"https://example.org/a", true}, {"https://example.org/other", false}} {
+			s := open(t)
+			if _, err := s.InsertIfAbsent(ctx, "upstream-own-hash", upstream); err != nil {
+				t.Fatal(err)
+			}
+			docdb.ScopeUpstream(s, tt.scope)
+			got, err := s.Existing(ctx, []string{ours})
+			if err != nil || got[ours] != tt.found {
+				t.Fatalf("scope %q: Existing = %v, %v; want found %v", tt.scope, got, err, tt.found)
+			}
 		}
 	})
 

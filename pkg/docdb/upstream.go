@@ -20,9 +20,26 @@ var upstreamFilter = bson.D{{Key: "created", Value: bson.D{{Key: "$exists", Valu
 // Python wrapper recorded for the same code, parameters and inputs: migrated work is done,
 // not recomputed. Built once per collection handle, on the first Existing that misses.
 type upstreamIndex struct {
-	once sync.Once
-	ids  map[string]string // our hash -> upstream _id
-	err  error
+	once    sync.Once
+	codeURL string            // if set, only records of this code are read (ScopeUpstream)
+	ids     map[string]string // our hash -> upstream _id
+	err     error
+}
+
+// ScopeUpstream makes s read, when it looks for records of the Python wrapper (see
+// Existing), only those of the code at codeURL: the only ones that can have an identity of
+// this code, since the URL is part of it. The dispatcher and the wrapper know their code's
+// URL; without the scope every Existing that misses reads every upstream record of the
+// collection, once per handle (per wrapper task). s is returned; a Store of another kind,
+// or an empty codeURL, is left as it is.
+func ScopeUpstream(s Store, codeURL string) Store {
+	switch c := s.(type) {
+	case *Collection:
+		c.upstream.codeURL = codeURL
+	case *GatewayCollection:
+		c.upstream.codeURL = codeURL
+	}
+	return s
 }
 
 // finder is Find of either backend.
@@ -43,7 +60,7 @@ func (u *upstreamIndex) addUpstream(ctx context.Context, f finder, ids []string,
 	if !missing {
 		return nil
 	}
-	u.once.Do(func() { u.ids, u.err = loadUpstream(ctx, f) })
+	u.once.Do(func() { u.ids, u.err = loadUpstream(ctx, f, u.codeURL) })
 	if u.err != nil {
 		return u.err
 	}
@@ -55,11 +72,16 @@ func (u *upstreamIndex) addUpstream(ctx context.Context, f finder, ids []string,
 	return nil
 }
 
-// loadUpstream reads the code block of every upstream record and indexes it by our hash.
-func loadUpstream(ctx context.Context, f finder) (map[string]string, error) {
+// loadUpstream reads the code block of every upstream record (of the code at codeURL, if
+// set) and indexes it by our hash.
+func loadUpstream(ctx context.Context, f finder, codeURL string) (map[string]string, error) {
 	ids := map[string]string{}
 	proj := bson.D{{Key: "_id", Value: 1}, {Key: "processing", Value: 1}}
-	err := f.Find(ctx, upstreamFilter, FindOptions{Projection: proj}, func(doc bson.Raw) error {
+	filter := upstreamFilter
+	if codeURL != "" {
+		filter = append(bson.D{{Key: "processing.data_processes.code.url", Value: codeURL}}, upstreamFilter...)
+	}
+	err := f.Find(ctx, filter, FindOptions{Projection: proj}, func(doc bson.Raw) error {
 		id, _ := doc.Lookup("_id").StringValueOK()
 		procs, ok := doc.Lookup("processing", "data_processes").ArrayOK()
 		if !ok {

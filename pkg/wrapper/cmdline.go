@@ -70,7 +70,7 @@ func (f *Flags) Execute(ctx context.Context, log zerolog.Logger, a Analysis) err
 			return err
 		}
 		defer client.Close(context.WithoutCancel(ctx))
-		deps.Records = client.Collection(f.ResultsDatabase, f.ResultsCollection)
+		deps.Records = docdb.ScopeUpstream(client.Collection(f.ResultsDatabase, f.ResultsCollection), cfg.Code.URL)
 		deps.Claims = client.Collection(f.ResultsDatabase, f.ClaimsCollection())
 	}
 	log.Info().Str("job_dir", cfg.JobDir).Bool("dry_run", cfg.DryRun).Str("bucket", cfg.Bucket.String()).

@@ -94,7 +94,7 @@ func (c *dispatchCmd) Run(ctx context.Context) error {
 		if c.ResultsCollection == "" {
 			log.Warn().Msg("no results collection (--results_collection / DOCDB_COLLECTION): not skipping jobs already done")
 		} else {
-			deps.Done = client.Collection(c.ResultsDatabase, c.ResultsCollection)
+			deps.Done = docdb.ScopeUpstream(client.Collection(c.ResultsDatabase, c.ResultsCollection), opts.Code.URL)
 		}
 	}
 	if opts.FileExtension != "" {
