@@ -102,11 +102,16 @@ func (j Job) Validate() error {
 // Marshal returns the job file content: indented JSON, every field present (null when
 // unset), keys in a fixed order, so that equal jobs give equal bytes.
 func (j Job) Marshal() ([]byte, error) {
-	b, err := json.MarshalIndent(j, "", "    ")
-	if err != nil {
-		return nil, fmt.Errorf("encoding job: %w", err)
-	}
-	return append(b, '\n'), nil
+	_, data, err := j.Encode()
+	return data, err
+}
+
+// FileName returns the job's deterministic file name, "job_<first 20 hex of
+// identity.Hash of the job>.json": the same job always gets the same name, so Nextflow
+// -resume finds its cached tasks.
+func (j Job) FileName() (string, error) {
+	name, _, err := j.Encode()
+	return name, err
 }
 
 // Encode returns FileName and Marshal's content at once, encoding the job once for both
@@ -126,30 +131,8 @@ func (j Job) Encode() (name string, data []byte, err error) {
 		return "", nil, fmt.Errorf("encoding job: %w", err)
 	}
 	b.WriteByte('\n')
-	return fileName(h), b.Bytes(), nil
+	return "job_" + h[:20] + ".json", b.Bytes(), nil
 }
-
-// ContentHash is the hash of the job's whole content (identity.Hash), which names its file.
-func (j Job) ContentHash() (string, error) {
-	h, err := identity.Hash(j)
-	if err != nil {
-		return "", fmt.Errorf("hashing job: %w", err)
-	}
-	return h, nil
-}
-
-// FileName returns the job's deterministic file name, "job_<first 20 hex of ContentHash>.json":
-// the same job always gets the same name, so Nextflow -resume finds its cached tasks.
-func (j Job) FileName() (string, error) {
-	h, err := j.ContentHash()
-	if err != nil {
-		return "", err
-	}
-	return fileName(h), nil
-}
-
-// fileName names a job file by its content hash.
-func fileName(hash string) string { return "job_" + hash[:20] + ".json" }
 
 // Stem returns a job file's name without its directory and .json extension: the name the
 // wrapper uses for per-job markers such as skip_<stem>.

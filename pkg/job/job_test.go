@@ -1,6 +1,7 @@
 package job
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,9 +98,10 @@ func TestFileNameDeterministic(t *testing.T) {
 	}
 }
 
-// TestEncodeIsFileNameAndMarshal: the dispatcher's one-pass Encode gives exactly the name
-// and bytes of FileName and Marshal, for a job with every kind of field, a sparse one and
-// one with escapes and numbers that JSON re-encoding could change.
+// TestEncodeIsFileNameAndMarshal: the one-pass Encode (behind FileName and Marshal) gives
+// exactly the name from identity.Hash of the job and the bytes of json.MarshalIndent, for a
+// job with every kind of field, a sparse one and one with escapes and numbers that JSON
+// re-encoding could change.
 func TestEncodeIsFileNameAndMarshal(t *testing.T) {
 	sparse := Job{S3Location: []string{"s3://b/x"}}
 	odd := sample()
@@ -110,10 +112,24 @@ func TestEncodeIsFileNameAndMarshal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantName, _ := j.FileName()
-		wantData, _ := j.Marshal()
+		h, err := identity.Hash(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantName := "job_" + h[:20] + ".json"
+		indented, err := json.MarshalIndent(j, "", "    ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantData := append(indented, '\n')
 		if name != wantName || string(data) != string(wantData) {
 			t.Fatalf("Encode gave %s\n%s\nwant %s\n%s", name, data, wantName, wantData)
+		}
+		if n, _ := j.FileName(); n != name {
+			t.Fatalf("FileName() = %s, Encode's name %s", n, name)
+		}
+		if d, _ := j.Marshal(); string(d) != string(data) {
+			t.Fatalf("Marshal() = %s, Encode's content %s", d, data)
 		}
 	}
 }
