@@ -51,11 +51,10 @@ type prepared struct {
 	err   error
 }
 
-// fileWrite is a job file to write into its task folder.
+// fileWrite is a job file to write, into a task folder that exists.
 type fileWrite struct {
-	dir, name string
-	data      []byte
-	first     bool // the folder's first job: the writer creates the folder
+	path string
+	data []byte
 }
 
 // writer turns jobs into job files in a temporary folder next to the output, drops
@@ -87,7 +86,6 @@ type writer struct {
 	wg      sync.WaitGroup
 	errMu   sync.Mutex
 	err     error // the first error of the pipeline (errEnough included)
-	closed  bool
 }
 
 func newWriter(d *dispatcher) (*writer, error) {
@@ -142,8 +140,8 @@ func (w *writer) start(ctx context.Context) {
 				if w.failed() {
 					continue // drain: the run has failed
 				}
-				if err := writeJobFile(fw); err != nil {
-					w.fail(err)
+				if err := os.WriteFile(fw.path, fw.data, 0o644); err != nil {
+					w.fail(fmt.Errorf("writing job file: %w", err))
 				}
 			}
 		}()
@@ -208,10 +206,7 @@ func (w *writer) add(j job.Job) error {
 // close waits for every added job to be placed and written, and returns the pipeline's
 // first error: errEnough when it stopped at the maximum.
 func (w *writer) close() error {
-	if !w.closed {
-		w.closed = true
-		close(w.queue)
-	}
+	close(w.queue)
 	<-w.placed
 	w.wg.Wait()
 	w.errMu.Lock()
@@ -282,13 +277,16 @@ func (w *writer) flush() error {
 			w.d.stats.SkippedDone++
 			continue
 		}
-		folder := strconv.Itoa(w.d.stats.Written / w.d.opts.TasksPerJob)
-		first := w.d.stats.Written%w.d.opts.TasksPerJob == 0
-		if first {
+		dir := filepath.Join(w.tmp, "out", strconv.Itoa(w.d.stats.Written/w.d.opts.TasksPerJob))
+		if w.d.stats.Written%w.d.opts.TasksPerJob == 0 {
+			// The folder's first job: create it here, before any of its files is handed on.
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				return fmt.Errorf("creating task folder: %w", err)
+			}
 			w.d.stats.Folders++
 		}
 		select {
-		case w.writes <- fileWrite{dir: filepath.Join(w.tmp, "out", folder), name: s.name, data: s.data, first: first}:
+		case w.writes <- fileWrite{path: filepath.Join(dir, s.name), data: s.data}:
 		case <-w.ctx.Done():
 			return w.stopped()
 		}
@@ -298,28 +296,6 @@ func (w *writer) flush() error {
 			w.d.stats.Truncated = len(pending) - i - 1
 			return errEnough
 		}
-	}
-	return nil
-}
-
-// writeJobFile writes one job file. The folder's first job creates it; another job of the
-// same folder, taken by another writer before that, creates it too.
-func writeJobFile(fw fileWrite) error {
-	if fw.first {
-		if err := os.Mkdir(fw.dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("creating task folder: %w", err)
-		}
-	}
-	path := filepath.Join(fw.dir, fw.name)
-	err := os.WriteFile(path, fw.data, 0o644)
-	if !fw.first && errors.Is(err, os.ErrNotExist) {
-		if err = os.MkdirAll(fw.dir, 0o755); err != nil {
-			return fmt.Errorf("creating task folder: %w", err)
-		}
-		err = os.WriteFile(path, fw.data, 0o644)
-	}
-	if err != nil {
-		return fmt.Errorf("writing job file: %w", err)
 	}
 	return nil
 }
