@@ -131,30 +131,6 @@ func copyFile(t *testing.T, from, to string) {
 	}
 }
 
-// environ is the environment of a computation: the ambient one less any DOCDB_/AWS_/NXF_/CO_
-// variable, the pipeline's (devstack, results database and bucket, tools on PATH), then extra.
-func (p *pipeline) environ(extra map[string]string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case strings.HasPrefix(k, "DOCDB_"), strings.HasPrefix(k, "AWS_"), strings.HasPrefix(k, "NXF_"), strings.HasPrefix(k, "CO_"),
-			k == "INPUT_DIRECTORY", k == "OUTPUT_DIRECTORY", k == "SCRATCH_DIRECTORY":
-			continue
-		}
-		if _, ok := p.env[k]; !ok {
-			env = append(env, kv)
-		}
-	}
-	for k, v := range p.env {
-		env = append(env, k+"="+v)
-	}
-	for k, v := range extra {
-		env = append(env, k+"="+v)
-	}
-	return env
-}
-
 // runCapsule runs capsule's code/run as Code Ocean does: from code/, with args, in the
 // computation whose folders are under root, as the capsule capsuleID.
 func (p *pipeline) runCapsule(capsule, capsuleID, root string, args ...string) (int, string) {

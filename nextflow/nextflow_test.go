@@ -133,29 +133,39 @@ func (r run) String() string {
 	return fmt.Sprintf("exit %d, tasks %+v\n%s", r.exit, r.tasks, r.output)
 }
 
+// environ is the environment of a run: the ambient one less any DOCDB_/AWS_/NXF_/CO_
+// variable (CO_* would switch on the codeocean profile's settings) and the capsules' folder
+// variables, the pipeline's (devstack, results database and bucket, tools on PATH), then extra.
+func (p *pipeline) environ(extra map[string]string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(k, "DOCDB_"), strings.HasPrefix(k, "AWS_"), strings.HasPrefix(k, "NXF_"), strings.HasPrefix(k, "CO_"),
+			k == "INPUT_DIRECTORY", k == "OUTPUT_DIRECTORY", k == "SCRATCH_DIRECTORY":
+			continue
+		}
+		if _, ok := p.env[k]; !ok {
+			env = append(env, kv)
+		}
+	}
+	for k, v := range p.env {
+		env = append(env, k+"="+v)
+	}
+	for k, v := range extra {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
 // nextflow runs the launcher with args in the launch folder and the pipeline's environment
-// (the ambient one, less any DOCDB_/AWS_ variable, plus env), and reads the trace this run
-// wrote.
+// (environ, plus env), and reads the trace this run wrote.
 func (p *pipeline) nextflow(env map[string]string, args ...string) run {
 	p.t.Helper()
 	before := traces(p.outdir)
 	cmd := exec.Command(nextflowLauncher(p.t), args...)
 	cmd.Dir = p.dir
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "DOCDB_") || strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "NXF_") {
-			continue
-		}
-		if _, ok := p.env[k]; !ok {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	for k, v := range p.env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
+	cmd.Env = p.environ(env)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
