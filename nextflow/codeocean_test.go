@@ -353,11 +353,15 @@ func TestCodeOceanGeneratedPipeline(t *testing.T) {
 	p := newPipeline(t)
 	dispatch := strings.Join(quoteArgs(dispatcherArgs(t)), " ")
 	wrap := strings.Join(quoteArgs(panelArgs(t, "wrapper", map[string]string{"dry_run": "0", "code_version": coCodeVersion})), " ")
-	r := p.nextflow(map[string]string{"CO_PIPELINE_ID": coPipelineID, "CO_COMPUTATION_ID": coComputationID},
-		"run", filepath.Join(p.root, "codeocean", "pipeline", "main.nf"), "--outdir", p.outdir,
-		"--input", filepath.Join(p.root, "examples", "python", "input"),
-		"--dispatcher_capsule_id", coDispatcherID, "--wrapper_capsule_id", coWrapperID,
-		"--capsule_aind_analysis_dispatcher_1_args", dispatch, "--capsule_aind_analysis_wrapper_2_args", wrap)
+	launch := func() run {
+		t.Helper()
+		return p.nextflow(map[string]string{"CO_PIPELINE_ID": coPipelineID, "CO_COMPUTATION_ID": coComputationID},
+			"run", filepath.Join(p.root, "codeocean", "pipeline", "main.nf"), "--outdir", p.outdir,
+			"--input", filepath.Join(p.root, "examples", "python", "input"),
+			"--dispatcher_capsule_id", coDispatcherID, "--wrapper_capsule_id", coWrapperID,
+			"--capsule_aind_analysis_dispatcher_1_args", dispatch, "--capsule_aind_analysis_wrapper_2_args", wrap)
+	}
+	r := launch()
 	const dispatcher, wrapper = "capsule_aind_analysis_dispatcher_1", "capsule_aind_analysis_wrapper_2"
 	if r.exit != 0 || r.count(dispatcher, "COMPLETED") != 1 || r.count(wrapper, "COMPLETED") != testProfileJobs || len(r.tasks) != 1+testProfileJobs {
 		t.Fatalf("generated-style pipeline: %s", r)
@@ -377,11 +381,7 @@ func TestCodeOceanGeneratedPipeline(t *testing.T) {
 	// Again: every job is recorded, so the dispatcher writes only its NO_JOBS.txt, which this
 	// pipeline (like Code Ocean's) hands to one wrapper task as its job folder: that task
 	// finds no job and succeeds, and nothing new is published or recorded.
-	again := p.nextflow(map[string]string{"CO_PIPELINE_ID": coPipelineID, "CO_COMPUTATION_ID": coComputationID},
-		"run", filepath.Join(p.root, "codeocean", "pipeline", "main.nf"), "--outdir", p.outdir,
-		"--input", filepath.Join(p.root, "examples", "python", "input"),
-		"--dispatcher_capsule_id", coDispatcherID, "--wrapper_capsule_id", coWrapperID,
-		"--capsule_aind_analysis_dispatcher_1_args", dispatch, "--capsule_aind_analysis_wrapper_2_args", wrap)
+	again := launch()
 	if again.exit != 0 || again.count(dispatcher, "COMPLETED") != 1 || again.count(wrapper, "COMPLETED") != 1 || len(again.tasks) != 2 {
 		t.Fatalf("second run (nothing to dispatch): %s", again)
 	}
