@@ -21,7 +21,9 @@ var bins map[string]string
 
 func TestMain(m *testing.M) {
 	var cleanup func()
-	bins, cleanup = clitest.Build("../cmd/aind-dispatch", "../cmd/aind-wrapper")
+	// aind-foraging: the test_foraging profile's analysis (TestNextflowForaging), on the
+	// pipeline's PATH with the other two.
+	bins, cleanup = clitest.Build("../cmd/aind-dispatch", "../cmd/aind-wrapper", "../cmd/aind-foraging")
 	code := devstacktest.Main(m)
 	cleanup()
 	if nxfHome != "" {

@@ -311,11 +311,7 @@ func TestNextflowPodman(t *testing.T) {
 // TestNextflowForaging: the test_foraging profile runs the example Go analysis as the
 // pipeline's --analysis_command (aind-foraging under aind-wrapper), one job per mouse.
 func TestNextflowForaging(t *testing.T) {
-	p := newPipeline(t)
-	build := exec.Command("go", "build", "-o", filepath.Dir(bins["aind-dispatch"]), "../cmd/aind-foraging")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build aind-foraging: %v\n%s", err, out)
-	}
+	p := newPipeline(t) // aind-foraging is on its PATH, built by TestMain
 	r := p.run("-profile", "test_foraging")
 	const mice = 2
 	if r.exit != 0 || r.count("DISPATCH", "COMPLETED") != 1 || r.count("WRAPPER", "COMPLETED") != mice {
