@@ -297,7 +297,7 @@ func (s *S3) upload(ctx context.Context, op string, u URL, r io.Reader, opts Put
 	if size < 0 || size >= s.partSize {
 		return s.sendLarge(ctx, op, u, r, size, opts)
 	}
-	return s.send(ctx, op, u, r, opts)
+	return s.send(ctx, op, u, r, size, opts)
 }
 
 // readerLen returns the number of bytes left in r, or -1 when that is not known ahead.
@@ -319,20 +319,16 @@ func readerLen(r io.Reader) int64 {
 	return -1
 }
 
-// send uploads r to u with the transfer manager; with opts.IfNotExists, conditionally
-// (If-None-Match: "*" on PutObject or CompleteMultipartUpload).
-func (s *S3) send(ctx context.Context, op string, u URL, r io.Reader, opts PutOptions) error {
+// send uploads r, of size bytes (less than a part), to u with the transfer manager, in one
+// PutObject; with opts.IfNotExists, conditionally (If-None-Match: "*").
+func (s *S3) send(ctx context.Context, op string, u URL, r io.Reader, size int64, opts PutOptions) error {
 	in := &transfermanager.UploadObjectInput{
 		Bucket: aws.String(u.Bucket),
 		Key:    aws.String(u.Key),
 		Body:   r,
 	}
-	if _, seeker := r.(io.Seeker); !seeker {
-		// The transfer manager sizes a Seeker itself; for other readers the length lets it
-		// raise the part size of an object too large for 10,000 parts.
-		if n := readerLen(r); n > 0 {
-			in.ContentLength = aws.Int64(n)
-		}
+	if _, seeker := r.(io.Seeker); !seeker && size > 0 {
+		in.ContentLength = aws.Int64(size) // the transfer manager sizes a Seeker itself
 	}
 	if opts.ContentType != "" {
 		in.ContentType = aws.String(opts.ContentType)

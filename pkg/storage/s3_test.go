@@ -142,7 +142,7 @@ func TestS3IfNoneMatchRaceGuard(t *testing.T) {
 				if int64(tc.size) >= s.partSize {
 					return s.sendLarge(ctx, "writing", u, r, int64(tc.size), PutOptions{IfNotExists: true})
 				}
-				return s.send(ctx, "writing", u, r, PutOptions{IfNotExists: true})
+				return s.send(ctx, "writing", u, r, int64(tc.size), PutOptions{IfNotExists: true})
 			}
 			err := send(u)
 			if !IsExists(err) || fault.IsTransient(err) {
