@@ -23,14 +23,6 @@ func Document(doc bson.Raw) bson.RawValue {
 	return bson.RawValue{Type: bson.TypeEmbeddedDocument, Value: doc}
 }
 
-// Lookup resolves a dotted path in doc (see Resolve); ok is false when it is missing.
-func Lookup(doc bson.Raw, path string) (v bson.RawValue, ok bool) {
-	return Resolve(Document(doc), Split(path))
-}
-
-// IsNull reports whether a dotted path holds no non-null value in doc (see HasValue).
-func IsNull(doc bson.Raw, path string) bool { return !HasValue(Document(doc), Split(path)) }
-
 // Resolve evaluates a path (its components) from v as Mongo's aggregation does ("$a.b"
 // in $group, which the upstream selection used), one component at a time:
 //

@@ -14,8 +14,8 @@ import (
 func TestMain(m *testing.M) { os.Exit(devstacktest.Main(m)) }
 
 // TestPathResolutionAgreesWithTheDatabase runs the path table through the devstack's
-// database: each document's $group key for the path must be what Lookup resolves, and
-// find's {path: {$ne: null}} must keep exactly the documents IsNull keeps (paths with a
+// database: each document's $group key for the path must be what lookup resolves, and
+// find's {path: {$ne: null}} must keep exactly the documents isNull keeps (paths with a
 // numeric component aside: find indexes lists there, aggregation paths do not).
 func TestPathResolutionAgreesWithTheDatabase(t *testing.T) {
 	env := devstacktest.Get(t)
@@ -48,7 +48,7 @@ func TestPathResolutionAgreesWithTheDatabase(t *testing.T) {
 			}
 			dbKey := keyJSON(t, out[0].Lookup("_id"), true)
 			doc := pathDoc(t, c.doc)
-			v, ok := Lookup(doc, c.path)
+			v, ok := lookup(doc, c.path)
 			if got := keyJSON(t, v, ok); got != dbKey || got != c.key {
 				t.Errorf("group key: database %s, Go %s, table %s", dbKey, got, c.key)
 			}
@@ -59,7 +59,7 @@ func TestPathResolutionAgreesWithTheDatabase(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if dbKept, kept := n == 1, !IsNull(doc, c.path); dbKept != kept || kept != c.kept {
+			if dbKept, kept := n == 1, !isNull(doc, c.path); dbKept != kept || kept != c.kept {
 				t.Errorf("kept by {$ne: null}: database %v, Go %v, table %v", dbKept, kept, c.kept)
 			}
 		})
