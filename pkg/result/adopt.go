@@ -2,7 +2,6 @@ package result
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -26,17 +25,14 @@ import (
 // or when the fence refuses (its error).
 func (p Publisher) Adopt(ctx context.Context, fence Fence, hash string) (bool, error) {
 	dest := p.Bucket.Join(hash)
-	rc, err := p.Store.Open(ctx, dest.Join(ManifestFile))
+	// One request in the common case (nothing there) and on the way to adopting: the
+	// manifest is read once, its absence being the answer "nothing complete".
+	m, err := readManifest(ctx, p.Store, dest)
 	if storage.IsNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("looking for a complete result under %s: %w", dest, err)
-	}
-	rc.Close()
-	m, err := ReadManifest(ctx, p.Store, dest)
-	if err != nil {
-		return false, err
 	}
 	if m.Hash != hash {
 		return false, fault.Permanent(fmt.Errorf("%s holds a %s for %q, not for its own hash; left untouched", dest, ManifestFile, m.Hash))
@@ -58,16 +54,9 @@ func (p Publisher) Adopt(ctx context.Context, fence Fence, hash string) (bool, e
 // readMetadata reads a published metadata.nd.json.
 func readMetadata(ctx context.Context, store Opener, u storage.URL) (identity.Metadata, error) {
 	var meta identity.Metadata
-	rc, err := store.Open(ctx, u)
-	if err != nil {
-		if storage.IsNotFound(err) {
-			return meta, fault.Permanent(fmt.Errorf("%s is missing from a result that has a %s", u, ManifestFile))
-		}
-		return meta, fmt.Errorf("reading %s: %w", u, err)
+	err := readJSON(ctx, store, u, &meta)
+	if storage.IsNotFound(err) {
+		return meta, fault.Permanent(fmt.Errorf("%s is missing from a result that has a %s", u, ManifestFile))
 	}
-	defer rc.Close()
-	if err := json.NewDecoder(rc).Decode(&meta); err != nil {
-		return meta, fault.Permanent(fmt.Errorf("reading %s: %w", u, err))
-	}
-	return meta, nil
+	return meta, err
 }

@@ -43,23 +43,40 @@ type Opener interface {
 // undecodable manifest and an unsafe path are permanent errors; store errors keep their
 // class.
 func ReadManifest(ctx context.Context, store Opener, location storage.URL) (Manifest, error) {
-	u := location.Join(ManifestFile)
-	rc, err := store.Open(ctx, u)
-	if err != nil {
-		if storage.IsNotFound(err) {
-			return Manifest{}, fault.Permanent(fmt.Errorf("%s has no %s: the result is incomplete or not a published result", location, ManifestFile))
-		}
-		return Manifest{}, fmt.Errorf("reading %s: %w", u, err)
+	m, err := readManifest(ctx, store, location)
+	if storage.IsNotFound(err) {
+		return Manifest{}, fault.Permanent(fmt.Errorf("%s has no %s: the result is incomplete or not a published result", location, ManifestFile))
 	}
-	defer rc.Close()
+	return m, err
+}
+
+// readManifest is ReadManifest with an absent manifest.json left as the store's error
+// (storage.IsNotFound), for a caller to whom no manifest is an answer, not a fault.
+func readManifest(ctx context.Context, store Opener, location storage.URL) (Manifest, error) {
+	u := location.Join(ManifestFile)
 	var m Manifest
-	if err := json.NewDecoder(rc).Decode(&m); err != nil {
-		return Manifest{}, fault.Permanent(fmt.Errorf("reading %s: %w", u, err))
+	if err := readJSON(ctx, store, u, &m); err != nil {
+		return Manifest{}, err
 	}
 	if err := m.checkPaths(); err != nil {
 		return Manifest{}, fault.Permanent(fmt.Errorf("%s: %w", u, err))
 	}
 	return m, nil
+}
+
+// readJSON decodes the object at u into v: the one way this package reads the JSON files
+// of a published result. Store errors keep their class (an absent object: storage.IsNotFound);
+// an undecodable object is a permanent error. Errors name u.
+func readJSON(ctx context.Context, store Opener, u storage.URL, v any) error {
+	rc, err := store.Open(ctx, u)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", u, err)
+	}
+	defer rc.Close()
+	if err := json.NewDecoder(rc).Decode(v); err != nil {
+		return fault.Permanent(fmt.Errorf("reading %s: %w", u, err))
+	}
+	return nil
 }
 
 // checkPaths checks every file's path is a plain relative path (no "..", no absolute or

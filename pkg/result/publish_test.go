@@ -41,13 +41,26 @@ func (j *journal) all() []string {
 	return append([]string(nil), j.steps...)
 }
 
-// loggedStore logs deletes and writes by path relative to the bucket; before, if set, runs
-// before each Put (a concurrent writer).
+// loggedStore logs deletes and writes by path relative to the bucket and counts reads;
+// before, if set, runs before each Put (a concurrent writer).
 type loggedStore struct {
 	storage.Store
 	bucket storage.URL
 	j      *journal
 	before func(u storage.URL)
+
+	mu    sync.Mutex
+	opens map[string]int // reads, by path relative to the bucket
+}
+
+func (s *loggedStore) Open(ctx context.Context, u storage.URL) (io.ReadCloser, error) {
+	s.mu.Lock()
+	if s.opens == nil {
+		s.opens = map[string]int{}
+	}
+	s.opens[s.rel(u)]++
+	s.mu.Unlock()
+	return s.Store.Open(ctx, u)
 }
 
 func (s *loggedStore) rel(u storage.URL) string {
