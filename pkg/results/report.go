@@ -47,12 +47,17 @@ func label(j Job) string {
 	if len(j.Inputs) == 0 {
 		return short(j.Hash)
 	}
-	first := strings.TrimRight(j.Inputs[0], "/")
-	first = first[strings.LastIndex(first, "/")+1:]
+	first := inputName(j.Inputs[0])
 	if len(j.Inputs) > 1 {
 		return fmt.Sprintf("%s +%d", first, len(j.Inputs)-1)
 	}
 	return first
+}
+
+// inputName is an input location's last path element (an asset's or a file's name).
+func inputName(in string) string {
+	in = strings.TrimRight(in, "/")
+	return in[strings.LastIndex(in, "/")+1:]
 }
 
 // cell cuts a report cell to n characters.
@@ -225,8 +230,7 @@ func (r Run) WriteHTML(w io.Writer) error {
 	for _, j := range r.Jobs {
 		hj := htmlJob{Job: j, Label: label(j), Short: short(j.Hash), Dur: fmtDuration(j.Duration())}
 		for _, in := range j.Inputs {
-			name := strings.TrimRight(in, "/")
-			hj.Inputs = append(hj.Inputs, htmlInput{Name: name[strings.LastIndex(name, "/")+1:], URL: in})
+			hj.Inputs = append(hj.Inputs, htmlInput{Name: inputName(in), URL: in})
 		}
 		flat := map[string]any{}
 		Flatten("", j.Parameters, flat)

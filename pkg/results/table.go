@@ -194,10 +194,7 @@ func (t Table) Fit(width int) (Table, int) {
 		case col == ColCreated && len(s) >= 19:
 			return strings.Replace(s[:19], "T", " ", 1) // to the second, UTC
 		}
-		if r := []rune(s); len(r) > maxCell {
-			return string(r[:maxCell-1]) + "…"
-		}
-		return s
+		return cell(s, maxCell)
 	}
 	out := Table{}
 	used := 0
