@@ -73,10 +73,11 @@ func (r *runner) live(ctx context.Context, f job.File, log zerolog.Logger) Resul
 	}
 	defer c.release()
 
+	pub, fence := r.publisher(log), r.fence(c.held, id.Hash)
 	if !r.cfg.DryRun {
 		// The bucket is shared by every results collection: the same work may be there,
 		// complete, recorded elsewhere (or its record lost). Record it here; never redo it.
-		adopted, err := r.publisher(log).Adopt(c.ctx, r.fence(c.held, id.Hash), id.Hash)
+		adopted, err := pub.Adopt(c.ctx, fence, id.Hash)
 		if err != nil {
 			return r.failed(res, fmt.Errorf("job %s: %w", res.Job, claimStopped(ctx, c.ctx, err)))
 		}
@@ -94,9 +95,9 @@ func (r *runner) live(ctx context.Context, f job.File, log zerolog.Logger) Resul
 		return res
 	}
 
-	m, err := r.publish(c.ctx, outDir, id.Hash, c.held, log)
+	m, err := pub.Upload(c.ctx, fence, id.Hash, outDir)
 	if err == nil {
-		err = r.record(c.ctx, meta, m, c.held, log)
+		err = pub.Record(c.ctx, fence, m, meta)
 	}
 	if errors.Is(err, result.ErrRecordedElsewhere) {
 		// Our claim lapsed and another wrapper finished the job: its record and result

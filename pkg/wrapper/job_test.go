@@ -276,7 +276,7 @@ func TestRecordStep(t *testing.T) {
 			r := testRunner(t, records, nil, nil)
 			held := newLease(r.deps.Claims, "h", "me", time.Minute, time.Now(), zerolog.Nop())
 			meta := identity.NewMetadata(identity.Run{Hash: "h", Location: "s3://b/h", Start: time.Now(), End: time.Now()})
-			err := r.record(context.Background(), meta, result.Manifest{Hash: "h"}, held, zerolog.Nop())
+			err := r.publisher(zerolog.Nop()).Record(context.Background(), r.fence(held, "h"), result.Manifest{Hash: "h"}, meta)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
 				t.Fatalf("record: %v, want %v", err, tt.wantErr)
 			}

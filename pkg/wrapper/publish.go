@@ -6,28 +6,16 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 )
 
-// publish uploads outDir to <bucket>/<hash>/ and returns its manifest, uploaded last and
-// checked against the listing (result.Publisher.Upload); record then writes the record.
-// The caller holds the job's claim (held) and has checked that no record exists. Before
-// each step that only the holder may take, clearing the prefix of a crashed attempt's
-// leftovers and writing the record (insert-if-absent), the publisher calls the job's fence,
-// which confirms both again. A claim that cannot be confirmed stops the job (ErrClaimLost,
-// transient); a record that appeared is result.ErrRecordedElsewhere, and then nothing is
-// deleted or written.
-func (r *runner) publish(ctx context.Context, outDir, hash string, held *lease, log zerolog.Logger) (result.Manifest, error) {
-	return r.publisher(log).Upload(ctx, r.fence(held, hash), hash, outDir)
-}
-
-// record writes the job's record (metadata.nd.json's document, _id = hash) insert-if-absent,
-// after a fence; a record that is not ours is result.ErrRecordedElsewhere.
-func (r *runner) record(ctx context.Context, meta identity.Metadata, m result.Manifest, held *lease, log zerolog.Logger) error {
-	return r.publisher(log).Record(ctx, r.fence(held, m.Hash), m, meta)
-}
-
+// publisher is the job's result.Publisher: Adopt, Upload and Record take the publish
+// protocol's store-level steps. The caller holds the job's claim and has checked that no
+// record exists; before each step only the holder may take (clearing the prefix of a
+// crashed attempt's leftovers, writing the record insert-if-absent) the publisher calls the
+// job's fence, which confirms both again. A claim that cannot be confirmed stops the job
+// (ErrClaimLost, transient); a record that appeared is result.ErrRecordedElsewhere, and
+// then nothing is deleted or written.
 func (r *runner) publisher(log zerolog.Logger) result.Publisher {
 	return result.Publisher{Store: r.deps.Store, Bucket: r.cfg.Bucket, Records: r.deps.Records,
 		Concurrency: r.cfg.UploadConcurrency, Now: r.deps.Now, Log: log}
