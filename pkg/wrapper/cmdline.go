@@ -46,6 +46,10 @@ type Flags struct {
 	Timeout            time.Duration `name:"timeout" env:"AIND_ANALYSIS_TIMEOUT" help:"Stop a job's analysis after this long (0: no limit)."`
 	ClaimLease         time.Duration `name:"claim-lease" aliases:"claim_lease" env:"AIND_CLAIM_LEASE" default:"2m" help:"Lease of a job's claim, renewed while it runs; a crashed wrapper's job is taken over after it."`
 	UploadConcurrency  int           `name:"upload-concurrency" aliases:"upload_concurrency" env:"AIND_UPLOAD_CONCURRENCY" default:"16" help:"Files uploaded at once."`
+
+	// embeddedOutputSchema is the output schema when --output-schema is not set (a Go
+	// analysis embeds its own, as it does its parameter schema: params.SetDefaultSchema).
+	embeddedOutputSchema []byte
 }
 
 // Execute runs analysis a under these flags, logging to log, and returns the run's error
@@ -142,10 +146,14 @@ func (f *Flags) config() (Config, error) {
 	if cfg.ParameterSchema, err = f.Schema(); err != nil {
 		return cfg, err
 	}
-	if f.OutputSchema != "" {
-		if cfg.OutputSchema, err = params.LoadSchema(f.OutputSchema); err != nil {
-			return cfg, err
-		}
+	switch {
+	case f.OutputSchema != "":
+		cfg.OutputSchema, err = params.LoadSchema(f.OutputSchema)
+	case len(f.embeddedOutputSchema) > 0:
+		cfg.OutputSchema, err = params.CompileSchema("embedded output schema", f.embeddedOutputSchema)
+	}
+	if err != nil {
+		return cfg, err
 	}
 	if cfg.Overrides, err = f.Overrides(); err != nil {
 		return cfg, err
@@ -192,45 +200,7 @@ func (a GoAnalysis) ownFlags() []kong.Option {
 }
 
 func (c *goCmd) Run(ctx context.Context) error {
-	a := c.analysis
-	cleanup, err := c.embedSchemas()
-	defer cleanup()
-	if err != nil {
-		return err
-	}
-	return c.Execute(ctx, c.Logger(), a.Run)
-}
-
-// embedSchemas writes the built-in output schema to a temporary file when no flag names
-// one (the parameter schema is set with SetDefaultSchema, as the command line is checked
-// against it before Run). cleanup removes what it wrote; call it even on an error.
-func (c *goCmd) embedSchemas() (cleanup func(), err error) {
-	var dirs []string
-	cleanup = func() {
-		for _, d := range dirs {
-			_ = os.RemoveAll(d)
-		}
-	}
-	for _, s := range []struct {
-		flag *string
-		data []byte
-		name string
-	}{{&c.OutputSchema, c.analysis.OutputSchema, "output_schema.json"}} {
-		if *s.flag != "" || len(s.data) == 0 {
-			continue
-		}
-		dir, err := os.MkdirTemp("", "aind-schema-")
-		if err != nil {
-			return cleanup, err
-		}
-		dirs = append(dirs, dir)
-		p := filepath.Join(dir, c.analysis.Name+"."+s.name)
-		if err := os.WriteFile(p, s.data, 0o644); err != nil {
-			return cleanup, err
-		}
-		*s.flag = p
-	}
-	return cleanup, nil
+	return c.Execute(ctx, c.Logger(), c.analysis.Run)
 }
 
 // ExitCodes is what the exit codes of aind-wrapper, and of a Go analysis built with Main,
@@ -265,5 +235,6 @@ func MainArgs(a GoAnalysis, args []string) int {
 	}
 	cmd := &goCmd{analysis: a}
 	cmd.SetDefaultSchema(a.ParameterSchema)
+	cmd.embeddedOutputSchema = a.OutputSchema
 	return cli.Main(a.Name, desc+"\n\n"+params.OverridesHelp+"\n\n"+ExitCodes.Help(), cmd, args, os.Stderr, cmd.Filter())
 }

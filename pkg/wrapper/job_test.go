@@ -286,3 +286,26 @@ func TestRecordStep(t *testing.T) {
 		})
 	}
 }
+
+// A Go analysis' embedded output schema applies when --output_schema is not set; the flag,
+// when set, wins.
+func TestConfigTakesTheEmbeddedOutputSchemaUnlessTheFlagIsSet(t *testing.T) {
+	f := &Flags{InputDirectory: t.TempDir(), embeddedOutputSchema: []byte(`{"type": "object", "required": ["score"]}`)}
+	cfg, err := f.config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.OutputSchema == nil || cfg.OutputSchema.Validate("outputs", map[string]any{}) == nil {
+		t.Fatal("the embedded output schema is not applied: outputs without score pass")
+	}
+	f.OutputSchema = filepath.Join(t.TempDir(), "output_schema.json")
+	if err := os.WriteFile(f.OutputSchema, []byte(`{"type": "object"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = f.config(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.OutputSchema.Validate("outputs", map[string]any{}); err != nil {
+		t.Fatalf("--output_schema does not win over the embedded schema: %v", err)
+	}
+}
