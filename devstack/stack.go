@@ -42,6 +42,7 @@ type stack struct {
 
 	ferretCancel context.CancelFunc
 	ferretDone   chan struct{}
+	indexDone    chan struct{} // the _id index keeper (idindex.go) has stopped
 	docdbURI     string
 	mongo        *mongo.Client
 
@@ -129,6 +130,12 @@ func (st *stack) startFerret(cfg stackConfig) error {
 		if err := f.Run(ctx); err != nil {
 			st.log.Error().Err(err).Msg("FerretDB stopped with an error")
 		}
+	}()
+	// FerretDB's lookups by _id scan their table unless the keeper indexes them (idindex.go).
+	st.indexDone = make(chan struct{})
+	go func() {
+		defer close(st.indexDone)
+		newIDIndexer(dbDir, st.log.With().Str("component", "ferretdb-index").Logger()).run(ctx)
 	}()
 	st.docdbURI = f.MongoDBURI()
 	st.log.Info().Str("uri", st.docdbURI).Str("dir", dbDir).Msg("FerretDB started")
@@ -287,6 +294,7 @@ func (st *stack) stop() error {
 		case <-time.After(ferretStopTimeout):
 			errs = append(errs, fmt.Errorf("FerretDB did not stop within %s", ferretStopTimeout))
 		}
+		<-st.indexDone
 		st.ferretCancel = nil
 	}
 	return errors.Join(errs...)
