@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -26,6 +27,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 )
@@ -55,6 +57,26 @@ type Client struct {
 	mc   *mongo.Client
 	opts Options
 	safe string // URI with the password redacted, for messages
+
+	ferretOnce sync.Once
+	ferret     bool // the server is FerretDB (see isFerretDB)
+}
+
+// isFerretDB reports whether the server is FerretDB, asked once per client (buildInfo
+// carries a "ferretdb" member there). FerretDB v1 answers a filter {_id: x} from its _id
+// index but scans the whole collection, decoding every document, for {_id: {$in: [...]}}
+// (its SQLite backend pushes down only a lone _id equality: internal/backends/sqlite/
+// collection.go); MongoDB and DocumentDB answer both from the index. A failed buildInfo
+// counts as "not FerretDB".
+func (c *Client) isFerretDB(ctx context.Context) bool {
+	c.ferretOnce.Do(func() {
+		raw, err := c.mc.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Raw()
+		if err == nil {
+			_, err = raw.LookupErr("ferretdbVersion")
+			c.ferret = err == nil
+		}
+	})
+	return c.ferret
 }
 
 // Redact returns uri with any password replaced by "xxxxx", for logs and errors.
@@ -260,32 +282,71 @@ func (col *Collection) Find(ctx context.Context, filter any, o FindOptions, fn f
 // command limit for 64-character ids.
 const ExistingChunk = 10000
 
+// existingConcurrency bounds the lookups in flight when Existing asks one id at a time.
+const existingConcurrency = 16
+
 // Existing returns which of ids have a document with that _id: one query per
-// ExistingChunk ids (so one query for a typical dispatch), projecting only _id. An id
-// still missing is also found when a record of the Python wrapper (analysis-pipeline-utils,
-// its own hash as _id) has that identity (see upstreamIndex; read once per handle).
+// ExistingChunk ids (so one query for a typical dispatch or wrapper task), projecting only
+// _id. On FerretDB (isFerretDB), which scans the collection for $in, it asks one id at a
+// time by equality, existingConcurrency at once: each an index lookup, so the cost follows
+// the ids asked, not the records stored. An id still missing is also found when a record
+// of the Python wrapper (analysis-pipeline-utils, its own hash as _id) has that identity
+// (see upstreamIndex; read once per handle).
 func (col *Collection) Existing(ctx context.Context, ids []string) (map[string]bool, error) {
 	found := make(map[string]bool)
+	var err error
+	if len(ids) == 1 || (len(ids) > 1 && col.c.isFerretDB(ctx)) {
+		err = col.existingEach(ctx, ids, found)
+	} else {
+		err = col.existingIn(ctx, ids, found)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := col.upstream.addUpstream(ctx, col, ids, found); err != nil {
+		return nil, err
+	}
+	return found, nil
+}
+
+// idProjection returns only _id.
+var idProjection = FindOptions{Projection: bson.D{{Key: "_id", Value: 1}}}
+
+// existingIn marks the ids found with one $in query per ExistingChunk ids.
+func (col *Collection) existingIn(ctx context.Context, ids []string, found map[string]bool) error {
 	for start := 0; start < len(ids); start += ExistingChunk {
 		chunk := ids[start:min(start+ExistingChunk, len(ids))]
 		filter := bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}
-		if len(chunk) == 1 {
-			// An equality uses the _id index everywhere; FerretDB v1 scans the whole
-			// collection for $in, which made every wrapper job's lookup O(records).
-			filter = bson.D{{Key: "_id", Value: chunk[0]}}
-		}
-		err := col.Find(ctx, filter, FindOptions{Projection: bson.D{{Key: "_id", Value: 1}}}, func(doc bson.Raw) error {
+		err := col.Find(ctx, filter, idProjection, func(doc bson.Raw) error {
 			if id, ok := doc.Lookup("_id").StringValueOK(); ok {
 				found[id] = true
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("looking up %d ids: %w", len(chunk), err)
+			return fmt.Errorf("looking up %d ids: %w", len(chunk), err)
 		}
 	}
-	if err := col.upstream.addUpstream(ctx, col, ids, found); err != nil {
-		return nil, err
+	return nil
+}
+
+// existingEach marks the ids found with one equality query each, a few at once.
+func (col *Collection) existingEach(ctx context.Context, ids []string, found map[string]bool) error {
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(existingConcurrency)
+	for _, id := range ids {
+		g.Go(func() error {
+			return col.Find(gctx, bson.D{{Key: "_id", Value: id}}, idProjection, func(bson.Raw) error {
+				mu.Lock()
+				found[id] = true
+				mu.Unlock()
+				return nil
+			})
+		})
 	}
-	return found, nil
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("looking up %d ids: %w", len(ids), err)
+	}
+	return nil
 }

@@ -59,8 +59,9 @@ func TestConnectErrors(t *testing.T) {
 }
 
 type fixture struct {
-	coll  *docdb.Collection
-	finds *atomic.Int64
+	client *docdb.Client
+	coll   *docdb.Collection
+	finds  *atomic.Int64
 }
 
 func newFixture(t *testing.T) fixture {
@@ -77,7 +78,7 @@ func newFixture(t *testing.T) fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close(context.Background()) })
-	return fixture{coll: c.Collection(db, "records"), finds: finds}
+	return fixture{client: c, coll: c.Collection(db, "records"), finds: finds}
 }
 
 func TestFindExistingUpsert(t *testing.T) {
@@ -101,28 +102,61 @@ func TestFindExistingUpsert(t *testing.T) {
 	if err != nil || fmt.Sprint(ns) != "[100 1 2 3 4]" {
 		t.Fatalf("Find = %v, %v", ns, err)
 	}
-	f.finds.Store(0)
-	got, err := f.coll.Existing(ctx, []string{"id1", "id3", "nope", "id4"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 3 || !got["id1"] || !got["id3"] || !got["id4"] || got["nope"] {
-		t.Fatalf("Existing = %v", got)
-	}
-	// One find for the ids, and, since one is missing, one (once per handle) reading the
-	// records of the Python wrapper (upstreamIndex); a second lookup sends one find.
-	if n := f.finds.Load(); n != 2 {
-		t.Fatalf("Existing sent %d find commands, want 2", n)
-	}
-	f.finds.Store(0)
-	if _, err := f.coll.Existing(ctx, []string{"id1", "nope"}); err != nil {
-		t.Fatal(err)
-	}
-	if n := f.finds.Load(); n != 1 {
-		t.Fatalf("a second Existing sent %d find commands, want 1", n)
-	}
 	stop := fmt.Errorf("stop")
 	if err := f.coll.Find(ctx, bson.D{}, docdb.FindOptions{}, func(bson.Raw) error { return stop }); err != stop {
 		t.Fatalf("Find did not return fn's error unchanged: %v", err)
 	}
 }
+
+// TestExistingBothWays: Existing gives the same answer with one $in (MongoDB,
+// DocumentDB) and one id at a time (FerretDB, which scans for $in), sends the finds each
+// way takes, and picks the second on the devstack's FerretDB by itself.
+func TestExistingBothWays(t *testing.T) {
+	tests := []struct {
+		name               string
+		ferret             *bool // nil: ask the server
+		wantFinds, wantAgn int64
+	}{
+		// One find for the ids and, since one is missing, one (once per handle) reading the
+		// records of the Python wrapper (upstreamIndex); a second lookup sends one find.
+		{"one $in", ptr(false), 2, 1},
+		// One find per id, and the upstream read; then one per id.
+		{"one id at a time", ptr(true), 5, 2},
+		{"the devstack's FerretDB, found out", nil, 5, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := context.Background()
+			for i := 0; i < 5; i++ {
+				id := fmt.Sprintf("id%d", i)
+				if err := f.coll.Upsert(ctx, id, bson.D{{Key: "_id", Value: id}, {Key: "n", Value: i}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.ferret != nil {
+				docdb.SetFerretDB(f.client, *tt.ferret)
+			}
+			f.finds.Store(0)
+			got, err := f.coll.Existing(ctx, []string{"id1", "id3", "nope", "id4"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 3 || !got["id1"] || !got["id3"] || !got["id4"] || got["nope"] {
+				t.Fatalf("Existing = %v", got)
+			}
+			if n := f.finds.Load(); n != tt.wantFinds {
+				t.Fatalf("Existing sent %d find commands, want %d", n, tt.wantFinds)
+			}
+			f.finds.Store(0)
+			if _, err := f.coll.Existing(ctx, []string{"id1", "nope"}); err != nil {
+				t.Fatal(err)
+			}
+			if n := f.finds.Load(); n != tt.wantAgn {
+				t.Fatalf("a second Existing sent %d find commands, want %d", n, tt.wantAgn)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
