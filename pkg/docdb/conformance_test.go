@@ -270,16 +270,20 @@ func runConformance(t *testing.T, open func(t *testing.T) docdb.Store) {
 		}}}}}}}}
 		for _, tt := range []struct {
 			scope string
+			own   bool // OwnRecords: this very record only
 			found bool
-		}{{"", true}, {"https://example.org/a", true}, {"https://example.org/other", false}} {
+		}{{"", false, true}, {"https://example.org/a", false, true}, {"https://example.org/other", false, false}, {"https://example.org/a", true, false}} {
 			s := open(t)
 			if _, err := s.InsertIfAbsent(ctx, "upstream-own-hash", upstream); err != nil {
 				t.Fatal(err)
 			}
 			docdb.ScopeUpstream(s, tt.scope)
+			if tt.own {
+				docdb.OwnRecords(s)
+			}
 			got, err := s.Existing(ctx, []string{ours})
 			if err != nil || got[ours] != tt.found {
-				t.Fatalf("scope %q: Existing = %v, %v; want found %v", tt.scope, got, err, tt.found)
+				t.Fatalf("scope %q, own records only %v: Existing = %v, %v; want found %v", tt.scope, tt.own, got, err, tt.found)
 			}
 		}
 	})

@@ -21,6 +21,7 @@ var upstreamFilter = bson.D{{Key: "created", Value: bson.D{{Key: "$exists", Valu
 // not recomputed. Built once per collection handle, on the first Existing that misses.
 type upstreamIndex struct {
 	once    sync.Once
+	off     bool              // never read (OwnRecords)
 	codeURL string            // if set, only records of this code are read (ScopeUpstream)
 	ids     map[string]string // our hash -> upstream _id
 	err     error
@@ -42,6 +43,21 @@ func ScopeUpstream(s Store, codeURL string) Store {
 	return s
 }
 
+// OwnRecords makes s's Existing answer from the documents with those _ids only, never
+// from records of the Python wrapper: for a check of whether this very record exists (the
+// wrapper's fence before it uploads into a prefix, its lookup of jobs the dispatcher
+// already checked), which must not cost a read of every upstream record. s is returned; a
+// Store of another kind is left as it is.
+func OwnRecords(s Store) Store {
+	switch c := s.(type) {
+	case *Collection:
+		c.upstream.off = true
+	case *GatewayCollection:
+		c.upstream.off = true
+	}
+	return s
+}
+
 // finder is Find of either backend.
 type finder interface {
 	Find(ctx context.Context, filter any, o FindOptions, fn func(bson.Raw) error) error
@@ -50,6 +66,9 @@ type finder interface {
 // addUpstream marks found[id] for each id in ids that is not found yet and is the identity
 // of an upstream record in the collection f reads.
 func (u *upstreamIndex) addUpstream(ctx context.Context, f finder, ids []string, found map[string]bool) error {
+	if u.off {
+		return nil
+	}
 	missing := false
 	for _, id := range ids {
 		if !found[id] {
