@@ -31,7 +31,7 @@ func TestAdoptReadsTheManifestOnce(t *testing.T) {
 	if err := WriteJSON(filepath.Join(f.dir, MetadataFile), meta); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.publisher().Upload(ctx, fakeFence{j: f.j}, "h", f.dir); err != nil {
+	if _, err := f.publisher().Upload(ctx, fakeFence{j: f.j}, "h", f.dir, Prefix{}); err != nil {
 		t.Fatal(err)
 	}
 	// Another collection's records: the result is complete in the bucket, not recorded here.

@@ -28,11 +28,12 @@ import (
 var ErrRecordedElsewhere = errors.New("another wrapper recorded this result first")
 
 // Fence guards the steps only the holder of the job's claim may take. Confirm is called
-// right before step ("clearing the prefix", "writing the record") and returns nil only
-// when the caller still holds the claim (renewed now, within a bounded time) and no record
-// of the result exists. Otherwise the step is not taken and Confirm's error is returned as
-// is: wrapping ErrRecordedElsewhere when a record exists, else why the claim is not known
-// to be held (the wrapper's ErrClaimLost, transient).
+// right before step (StepUpload, StepRecord) and returns nil only when the caller still
+// holds the claim (known to be held for a good while yet, renewing it if need be, within a
+// bounded time) and, before StepUpload, no record of the result exists (before StepRecord
+// the insert-if-absent itself finds one). Otherwise the step is not taken and Confirm's
+// error is returned as is: wrapping ErrRecordedElsewhere when a record exists, else why the
+// claim is not known to be held (the wrapper's ErrClaimLost, transient).
 type Fence interface {
 	Confirm(ctx context.Context, step string) error
 }
@@ -61,8 +62,9 @@ type Publisher struct {
 
 // Upload publishes the result folder dir as <Bucket>/<hash>/ and returns its manifest:
 //
-//  1. fence, then delete the objects already under the prefix (leftovers of a crashed
-//     holder: the fence found no record, so nothing recorded is deleted);
+//  1. fence (the claim is held and no record exists, so nothing recorded is touched);
+//     then, unless before (Look's listing, taken while the caller held the claim) says the
+//     prefix was empty, list it and delete what is there (leftovers of a crashed holder);
 //  2. upload every file of dir with If-None-Match (never overwriting: an object already
 //     there means a concurrent writer, a transient error), hashing each while it is sent;
 //  3. write manifest.json into dir and upload it last;
@@ -70,13 +72,19 @@ type Publisher struct {
 //
 // The caller holds the job's claim and has checked that no record exists. Errors keep
 // their class (storage's, the fence's, Check's) and say which step failed.
-func (p Publisher) Upload(ctx context.Context, fence Fence, hash, dir string) (Manifest, error) {
+//
+// An empty prefix stays empty while the caller holds the claim, except for objects of a
+// holder whose claim lapsed: those make an upload collide (If-None-Match) or the listing
+// of step 4 fail, both transient.
+func (p Publisher) Upload(ctx context.Context, fence Fence, hash, dir string, before Prefix) (Manifest, error) {
 	dest := p.Bucket.Join(hash)
-	if err := fence.Confirm(ctx, "clearing the prefix"); err != nil {
+	if err := fence.Confirm(ctx, StepUpload); err != nil {
 		return Manifest{}, err
 	}
-	if err := p.clear(ctx, dest); err != nil {
-		return Manifest{}, err
+	if before.Leftovers() {
+		if err := p.clear(ctx, dest); err != nil {
+			return Manifest{}, err
+		}
 	}
 	now := time.Now
 	if p.Now != nil {
@@ -123,7 +131,7 @@ func (p Publisher) Record(ctx context.Context, fence Fence, m Manifest, meta ide
 	if err != nil {
 		return err
 	}
-	if err := fence.Confirm(ctx, "writing the record"); err != nil {
+	if err := fence.Confirm(ctx, StepRecord); err != nil {
 		return err
 	}
 	ours, err := p.Records.InsertIfAbsent(ctx, m.Hash, doc)

@@ -51,6 +51,14 @@ type loggedStore struct {
 
 	mu    sync.Mutex
 	opens map[string]int // reads, by path relative to the bucket
+	lists int
+}
+
+func (s *loggedStore) List(ctx context.Context, prefix storage.URL, fn func(storage.Object) error) error {
+	s.mu.Lock()
+	s.lists++
+	s.mu.Unlock()
+	return s.Store.List(ctx, prefix, fn)
 }
 
 func (s *loggedStore) Open(ctx context.Context, u storage.URL) (io.ReadCloser, error) {
@@ -181,12 +189,12 @@ func TestUploadClearsLeftoversAfterTheFenceAndWritesTheManifestLast(t *testing.T
 	write(t, filepath.Join(f.bucket.Path, "h", "stale.txt"), "old")
 	write(t, filepath.Join(f.bucket.Path, "h", "a.txt"), "half")
 
-	m, err := f.publisher().Upload(context.Background(), fakeFence{j: f.j}, "h", f.dir)
+	m, err := f.publisher().Upload(context.Background(), fakeFence{j: f.j}, "h", f.dir, Prefix{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	steps := f.j.all()
-	if steps[0] != "fence clearing the prefix" {
+	if steps[0] != "fence "+StepUpload {
 		t.Fatalf("first step %q, want the fence; steps %v", steps[0], steps)
 	}
 	deletes := 0
@@ -232,13 +240,13 @@ func TestUploadClearsLeftoversAfterTheFenceAndWritesTheManifestLast(t *testing.T
 
 func TestUploadStopsAtTheFence(t *testing.T) {
 	for _, fenceErr := range []error{
-		fmt.Errorf("%w (found before clearing the prefix)", ErrRecordedElsewhere),
+		fmt.Errorf("%w (found before uploading into the prefix)", ErrRecordedElsewhere),
 		fault.Transient(errors.New("claim lost")),
 	} {
 		t.Run(fenceErr.Error(), func(t *testing.T) {
 			f := newFixture(t, map[string]string{"a.txt": "alpha"})
 			write(t, filepath.Join(f.bucket.Path, "h", "a.txt"), "the recorded result")
-			_, err := f.publisher().Upload(context.Background(), fakeFence{j: f.j, err: fenceErr}, "h", f.dir)
+			_, err := f.publisher().Upload(context.Background(), fakeFence{j: f.j, err: fenceErr}, "h", f.dir, Prefix{})
 			if !errors.Is(err, fenceErr) {
 				t.Fatalf("Upload: %v, want the fence's error", err)
 			}
@@ -260,7 +268,7 @@ func TestUploadNeverOverwrites(t *testing.T) {
 			write(t, u.Path, "theirs")
 		}
 	}
-	_, err := f.publisher().Upload(context.Background(), fakeFence{j: f.j}, "h", f.dir)
+	_, err := f.publisher().Upload(context.Background(), fakeFence{j: f.j}, "h", f.dir, Prefix{})
 	if err == nil || !fault.IsTransient(err) || !strings.Contains(err.Error(), "another wrapper is publishing") {
 		t.Fatalf("Upload: %v, want a transient error naming the other writer", err)
 	}
