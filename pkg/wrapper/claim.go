@@ -29,10 +29,11 @@ type claimed struct {
 	release func()
 }
 
-// takeClaim claims the job (not in a dry run, which claims nothing), starts renewing the
-// claim, and checks again that no record exists: someone may have finished the job between
-// the first check and the claim. status is StatusDeferred when another wrapper holds the
-// claim and StatusSkipped when the job is recorded; then, as on an error, nothing is held.
+// takeClaim claims the job (not in a dry run, which claims nothing) and starts renewing
+// the claim. status is StatusDeferred when another wrapper holds the claim; then, as on an
+// error, nothing is held. Someone may have finished the job between the batched lookup and
+// the claim: then its result is published, and the listing of the prefix that follows finds
+// it (runJob's complete).
 func (r *runner) takeClaim(ctx context.Context, hash string, log zerolog.Logger) (claimed, Status, error) {
 	if r.cfg.DryRun {
 		return claimed{ctx: ctx, release: func() {}}, "", nil
@@ -49,19 +50,10 @@ func (r *runner) takeClaim(ctx context.Context, hash string, log zerolog.Logger)
 	held := newLease(r.deps.Claims, hash, r.cfg.Holder, r.cfg.Lease, sent, log)
 	jobCtx, cancel := context.WithCancelCause(ctx)
 	held.start(jobCtx, cancel)
-	c := claimed{held: held, ctx: jobCtx, release: func() {
+	return claimed{held: held, ctx: jobCtx, release: func() {
 		held.stopAndRelease(ctx)
 		cancel(nil)
-	}}
-	done, err := r.isDone(ctx, hash)
-	if err != nil || done {
-		c.release()
-		if done {
-			return claimed{}, StatusSkipped, nil
-		}
-		return claimed{}, "", err
-	}
-	return c, "", nil
+	}}, "", nil
 }
 
 // lease is a held claim and what this wrapper knows of it. The claim store's expiry is
@@ -202,12 +194,21 @@ func (l *lease) heartbeat(ctx context.Context) {
 	}
 }
 
-// confirm renews the claim now, within the renewal deadline, before a step only the
-// holder may take (clearing the prefix, writing the record); an error (transient,
-// ErrClaimLost) means the claim is not known to be held and the step must not be taken.
+// confirm makes sure, before a step only the holder may take (uploading into the prefix, writing
+// the record), that the claim is held and will be for a good while yet: at least half the
+// lease of the time this wrapper counts on. A job that started or renewed its claim less
+// than 3/8 of a lease ago (any job shorter than that) takes the step without a request;
+// otherwise the claim is renewed now, within the renewal deadline. No other holder can take
+// the claim over before the store's expiry, which is then at least lease/2 + lease/8 away:
+// the margin covers a pause of the process or a skewed clock between the check and the
+// step, as the margin after a renewal would. An error (transient, ErrClaimLost) means the
+// claim is not known to be held and the step must not be taken.
 func (l *lease) confirm(ctx context.Context, step string) error {
 	if err := l.err(); err != nil {
 		return err
+	}
+	if l.remaining() > l.length/2 {
+		return nil
 	}
 	sent := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, l.renewTimeout())

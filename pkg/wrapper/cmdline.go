@@ -74,7 +74,11 @@ func (f *Flags) Execute(ctx context.Context, log zerolog.Logger, a Analysis) err
 			return err
 		}
 		defer client.Close(context.WithoutCancel(ctx))
-		deps.Records = docdb.ScopeUpstream(client.Collection(f.ResultsDatabase, f.ResultsCollection), cfg.Code.URL)
+		// Two handles on the results: one that asks for a record by _id only (the fence,
+		// vouched jobs), one that also knows the Python wrapper's records (read once, for
+		// jobs the dispatcher did not look up).
+		deps.Records = docdb.OwnRecords(client.Collection(f.ResultsDatabase, f.ResultsCollection))
+		deps.Migrated = docdb.ScopeUpstream(client.Collection(f.ResultsDatabase, f.ResultsCollection), cfg.Code.URL)
 		deps.Claims = client.Collection(f.ResultsDatabase, f.ClaimsCollection())
 	}
 	log.Info().Str("job_dir", cfg.JobDir).Bool("dry_run", cfg.DryRun).Str("bucket", cfg.Bucket.String()).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,29 +35,100 @@ func (r *runner) writeMarker(name string, m result.Marker) {
 	}
 }
 
-// runJob is one job's life, in order: resolve its parameters and identity, skip it if its
-// result is recorded, claim it, run the analysis, publish the result, record it. Each step
-// is a function of its own; runJob only sequences them and turns what they find into the
-// job's Result (and its skip_ or failed_ marker).
-func (r *runner) runJob(ctx context.Context, f job.File, log zerolog.Logger) Result {
+// pending is a job before it runs: its file, its resolved identity (or why it has none),
+// and whether the task's one batched lookup found it recorded (or why it could not say).
+type pending struct {
+	file      job.File
+	id        job.Resolved
+	err       error
+	recorded  bool
+	lookupErr error
+}
+
+// resolveAll resolves every job of the task (see resolve) before any runs, so that one
+// batched lookup answers which are recorded.
+func (r *runner) resolveAll(files []job.File) []pending {
+	jobs := make([]pending, len(files))
+	for i, f := range files {
+		jobs[i].file = f
+		jobs[i].id, jobs[i].err = r.resolve(f.Job)
+	}
+	return jobs
+}
+
+// recorded asks, in one lookup for the whole task, which jobs' results are recorded (none
+// without a record store: a dry run without DocDB). A job the dispatcher vouched for (its
+// file's analysis_code has the identity the wrapper computed, so the dispatcher looked it
+// up, migrated records included, when it wrote the file) is looked up in Records; the
+// others in Deps.Migrated when set, which also knows the Python wrapper's records: a second
+// query only when a task mixes both.
+func (r *runner) recorded(ctx context.Context, jobs []pending) (map[string]bool, error) {
+	if r.deps.Records == nil {
+		return nil, nil
+	}
+	var own, migrated []string
+	for _, p := range jobs {
+		switch {
+		case p.err != nil:
+		case r.deps.Migrated == nil || vouched(p):
+			own = append(own, p.id.Hash)
+		default:
+			migrated = append(migrated, p.id.Hash)
+		}
+	}
+	found := map[string]bool{}
+	for _, q := range []struct {
+		store interface {
+			Existing(context.Context, []string) (map[string]bool, error)
+		}
+		ids []string
+	}{{r.deps.Records, own}, {r.deps.Migrated, migrated}} {
+		if len(q.ids) == 0 {
+			continue
+		}
+		got, err := q.store.Existing(ctx, q.ids)
+		if err != nil {
+			return nil, fmt.Errorf("checking for existing results of %d jobs: %w", len(q.ids), err)
+		}
+		maps.Copy(found, got)
+	}
+	return found, nil
+}
+
+// vouched reports whether the job file carries the identity the wrapper computed for it.
+func vouched(p pending) bool {
+	if p.file.Job.AnalysisCode == nil {
+		return false
+	}
+	h, err := p.file.Job.AnalysisCode.Hash()
+	return err == nil && h == p.id.Hash
+}
+
+// runJob is one job's life, in order: skip it if its result is recorded, claim it, look
+// at its prefix (a result published meanwhile is recorded or adopted, not recomputed), run
+// the analysis, publish the result, record it. Each step is a function of its own; runJob
+// only sequences them and turns what they find into the job's Result (and its skip_ or
+// failed_ marker).
+func (r *runner) runJob(ctx context.Context, p pending, log zerolog.Logger) Result {
 	start := r.deps.Now()
-	res := r.live(ctx, f, log)
+	res := r.live(ctx, p, log)
 	res.Duration = r.deps.Now().Sub(start)
 	return res
 }
 
-func (r *runner) live(ctx context.Context, f job.File, log zerolog.Logger) Result {
-	res := Result{Job: job.Stem(f.Path)}
-	id, err := r.resolve(f.Job, log)
-	if err != nil {
-		return r.failed(res, fmt.Errorf("job %s: %w", f.Path, err))
+func (r *runner) live(ctx context.Context, p pending, log zerolog.Logger) Result {
+	res := Result{Job: job.Stem(p.file.Path)}
+	if p.err != nil {
+		return r.failed(res, fmt.Errorf("job %s: %w", p.file.Path, p.err))
 	}
+	id := p.id
 	res.Hash = id.Hash
 	log = log.With().Str("hash", id.Hash).Logger()
-
-	if done, err := r.isDone(ctx, id.Hash); err != nil {
-		return r.failed(res, err)
-	} else if done {
+	logResolved(id, log)
+	switch {
+	case p.lookupErr != nil:
+		return r.failed(res, p.lookupErr)
+	case p.recorded:
 		return r.skipped(res, "a result record with this identity exists")
 	}
 
@@ -68,25 +140,26 @@ func (r *runner) live(ctx context.Context, f job.File, log zerolog.Logger) Resul
 		res.Status, res.err = StatusDeferred, fault.Transient(fmt.Errorf("job %s (%s) is being run by another wrapper", res.Job, id.Hash))
 		res.Error = res.err.Error()
 		return res
-	case status == StatusSkipped: // someone finished the job between our check and our claim
-		return r.skipped(res, "a result record with this identity exists")
 	}
 	defer c.release()
 
 	pub, fence := r.publisher(log), r.fence(c.held, id.Hash)
+	var before result.Prefix
 	if !r.cfg.DryRun {
-		// The bucket is shared by every results collection: the same work may be there,
-		// complete, recorded elsewhere (or its record lost). Record it here; never redo it.
-		adopted, err := pub.Adopt(c.ctx, fence, id.Hash)
+		// One listing of the prefix, now that the job is ours: empty on a fresh job; a
+		// manifest.json there means the result was published since the batched lookup
+		// (recorded here: skip) or for another collection, or its record was lost (adopt:
+		// never redo it); other objects are a crashed attempt's, cleared before the upload.
+		before, err = pub.Look(c.ctx, id.Hash)
 		if err != nil {
 			return r.failed(res, fmt.Errorf("job %s: %w", res.Job, claimStopped(ctx, c.ctx, err)))
 		}
-		if adopted {
-			return r.skipped(res, "a complete result with this identity was already in the bucket (recorded for another collection, or its record was lost): recorded here, not recomputed")
+		if before.Complete() {
+			return r.complete(ctx, c, pub, fence, res)
 		}
 	}
 
-	outDir, meta, err := r.run(ctx, c.ctx, f, id, log)
+	outDir, meta, err := r.run(ctx, c.ctx, p.file, id, log)
 	if err != nil {
 		return r.failed(res, fmt.Errorf("job %s: %w", res.Job, err))
 	}
@@ -95,7 +168,7 @@ func (r *runner) live(ctx context.Context, f job.File, log zerolog.Logger) Resul
 		return res
 	}
 
-	m, err := pub.Upload(c.ctx, fence, id.Hash, outDir)
+	m, err := pub.Upload(c.ctx, fence, id.Hash, outDir, before)
 	if err == nil {
 		err = pub.Record(c.ctx, fence, m, meta)
 	}
@@ -110,6 +183,28 @@ func (r *runner) live(ctx context.Context, f job.File, log zerolog.Logger) Resul
 	}
 	res.Status = StatusDone
 	return res
+}
+
+// complete ends a claimed job whose prefix holds a published result: recorded here since
+// the batched lookup (another wrapper finished it first), it is skipped; otherwise the bucket,
+// which every results collection shares, has the same work complete (recorded for another
+// collection, or its record lost), and it is adopted: recorded here, never recomputed.
+func (r *runner) complete(ctx context.Context, c claimed, pub result.Publisher, fence jobFence, res Result) Result {
+	done, err := r.isDone(c.ctx, res.Hash)
+	if err != nil {
+		return r.failed(res, fmt.Errorf("job %s: %w", res.Job, claimStopped(ctx, c.ctx, err)))
+	}
+	if done {
+		return r.skipped(res, "a result record with this identity exists")
+	}
+	adopted, err := pub.Adopt(c.ctx, fence, res.Hash)
+	if err != nil {
+		return r.failed(res, fmt.Errorf("job %s: %w", res.Job, claimStopped(ctx, c.ctx, err)))
+	}
+	if !adopted { // the manifest went away between the listing and Adopt's read of it
+		return r.failed(res, fault.Transient(fmt.Errorf("job %s: the result under %s changed while it was read; a retry looks again", res.Job, pub.Bucket.Join(res.Hash))))
+	}
+	return r.skipped(res, "a complete result with this identity was already in the bucket (recorded for another collection, or its record was lost): recorded here, not recomputed")
 }
 
 // failed marks res failed with err and writes its failed_ marker.
@@ -127,13 +222,20 @@ func (r *runner) skipped(res Result, reason string) Result {
 }
 
 // resolve computes the job's parameters and identity with the function the dispatcher uses
-// (fixed < command line < job, then the schema's defaults), logs each override and
-// validates the parameters.
-func (r *runner) resolve(j job.Job, log zerolog.Logger) (job.Resolved, error) {
+// (fixed < command line < job, then the schema's defaults) and validates the parameters.
+func (r *runner) resolve(j job.Job) (job.Resolved, error) {
 	id, err := j.Identity(job.Inputs{Code: r.cfg.Code, Parameters: r.cfg.Parameters, Overrides: r.cfg.Overrides, Schema: r.cfg.ParameterSchema})
 	if err != nil {
 		return id, err
 	}
+	if err := r.cfg.ParameterSchema.Validate("parameters", id.Parameters); err != nil {
+		return id, err
+	}
+	return id, nil
+}
+
+// logResolved logs each override of the job's parameters and the schema defaults applied.
+func logResolved(id job.Resolved, log zerolog.Logger) {
 	for _, o := range id.Overridden {
 		log.Info().Str("parameter", o.Key).Interface("old", o.Old).Str("old_source", o.Previous).
 			Interface("new", o.New).Str("source", o.Source).Msg("parameter overridden")
@@ -141,10 +243,6 @@ func (r *runner) resolve(j job.Job, log zerolog.Logger) (job.Resolved, error) {
 	if len(id.Filled) > 0 {
 		log.Info().Strs("parameters", id.Filled).Msg("schema defaults applied")
 	}
-	if err := r.cfg.ParameterSchema.Validate("parameters", id.Parameters); err != nil {
-		return id, err
-	}
-	return id, nil
 }
 
 // run runs the analysis in a fresh result folder <output>/<hash>/ (and a scratch folder,

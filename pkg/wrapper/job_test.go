@@ -29,12 +29,14 @@ type fakeRecords struct {
 	mu      sync.Mutex
 	docs    map[string]any
 	inserts int
+	asked   int // ids looked up by Existing
 	err     error
 }
 
 func (f *fakeRecords) Existing(_ context.Context, ids []string) (map[string]bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.asked += len(ids)
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -121,7 +123,7 @@ func TestResolve(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := testRunner(t, nil, nil, nil)
 			r.cfg.ParameterSchema, r.cfg.Overrides = schema, tt.overrides
-			id, err := r.resolve(testJob(t).Job, zerolog.Nop())
+			id, err := r.resolve(testJob(t).Job)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("resolve: %v, want an error about %q", err, tt.wantErr)
@@ -164,25 +166,19 @@ func TestTakeClaim(t *testing.T) {
 		name         string
 		dryRun       bool
 		claims       *fakeClaims
-		recorded     bool // a record appears between the first check and the claim
 		wantStatus   Status
 		wantHeld     bool
 		wantErr      bool
 		wantReleases int
 	}{
-		{"a dry run claims nothing", true, &fakeClaims{}, false, "", false, false, 0},
-		{"claimed", false, &fakeClaims{}, false, "", true, false, 1},
-		{"held by another wrapper", false, &fakeClaims{held: true}, false, StatusDeferred, false, false, 0},
-		{"recorded meanwhile", false, &fakeClaims{}, true, StatusSkipped, false, false, 1},
-		{"the claim fails", false, &fakeClaims{err: errors.New("down")}, false, "", false, true, 0},
+		{"a dry run claims nothing", true, &fakeClaims{}, "", false, false, 0},
+		{"claimed", false, &fakeClaims{}, "", true, false, 1},
+		{"held by another wrapper", false, &fakeClaims{held: true}, StatusDeferred, false, false, 0},
+		{"the claim fails", false, &fakeClaims{err: errors.New("down")}, "", false, true, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			records := &fakeRecords{docs: map[string]any{}}
-			if tt.recorded {
-				records.docs["h"] = 1
-			}
-			r := testRunner(t, records, tt.claims, nil)
+			r := testRunner(t, nil, tt.claims, nil)
 			r.cfg.DryRun = tt.dryRun
 			c, status, err := r.takeClaim(context.Background(), "h", zerolog.Nop())
 			if status != tt.wantStatus || (c.held != nil) != tt.wantHeld || (err != nil) != tt.wantErr {
@@ -233,7 +229,7 @@ func TestRunStep(t *testing.T) {
 				r.cfg.OutputSchema = s
 			}
 			f := testJob(t)
-			id, err := r.resolve(f.Job, zerolog.Nop())
+			id, err := r.resolve(f.Job)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -265,7 +261,9 @@ func TestRecordStep(t *testing.T) {
 		wantInserts int
 	}{
 		{"ours", false, nil, 1},
-		{"recorded by another wrapper before the fence", true, result.ErrRecordedElsewhere, 0},
+		// The fence does not look for the record: the insert-if-absent finds it, and
+		// writes nothing.
+		{"recorded by another wrapper meanwhile", true, result.ErrRecordedElsewhere, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -282,6 +280,9 @@ func TestRecordStep(t *testing.T) {
 			}
 			if records.inserts != tt.wantInserts {
 				t.Errorf("%d inserts, want %d", records.inserts, tt.wantInserts)
+			}
+			if tt.existing && records.docs["h"] != "theirs" {
+				t.Errorf("the other wrapper's record was replaced by %v", records.docs["h"])
 			}
 		})
 	}
@@ -307,5 +308,126 @@ func TestConfigTakesTheEmbeddedOutputSchemaUnlessTheFlagIsSet(t *testing.T) {
 	}
 	if err := cfg.OutputSchema.Validate("outputs", map[string]any{}); err != nil {
 		t.Fatalf("--output_schema does not win over the embedded schema: %v", err)
+	}
+}
+
+// TestAfterTheClaim: what the one listing of a claimed job's prefix leads to, on a local
+// bucket. A fresh job runs; a crashed attempt's leftovers are cleared and the job runs; a
+// result recorded since the batched lookup is skipped; the same work complete in the bucket
+// but recorded elsewhere (another collection's wrapper ran it) is adopted without running.
+func TestAfterTheClaim(t *testing.T) {
+	tests := []struct {
+		name       string
+		setup      func(t *testing.T, r *runner, p pending)
+		wantStatus Status
+		wantRuns   int
+		wantInsert int
+	}{
+		{"a fresh job", nil, StatusDone, 1, 1},
+		{"a crashed attempt's leftovers", func(t *testing.T, r *runner, p pending) {
+			write(t, r.cfg.Bucket.Join(p.id.Hash).Join("stale.txt").Path, "old")
+		}, StatusDone, 1, 1},
+		{"recorded since the batched lookup", func(t *testing.T, r *runner, p pending) {
+			publishElsewhere(t, r, p)
+			r.deps.Records.(*fakeRecords).docs[p.id.Hash] = "recorded meanwhile"
+		}, StatusSkipped, 0, 0},
+		{"complete in the bucket, recorded for another collection", func(t *testing.T, r *runner, p pending) {
+			publishElsewhere(t, r, p)
+		}, StatusSkipped, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			runs := 0
+			records := &fakeRecords{docs: map[string]any{}}
+			r := testRunner(t, records, nil, func(context.Context, Input) (map[string]any, error) {
+				runs++
+				return map[string]any{}, nil
+			})
+			r.deps.Store = storage.NewLocal()
+			p := r.resolveAll([]job.File{testJob(t)})[0]
+			if tt.setup != nil {
+				tt.setup(t, r, p)
+			}
+			records.inserts = 0
+			res := r.runJob(context.Background(), p, zerolog.Nop())
+			if res.Status != tt.wantStatus || runs != tt.wantRuns || records.inserts != tt.wantInsert {
+				t.Fatalf("%+v after %d runs and %d inserts; want %s, %d runs, %d inserts", res, runs, records.inserts, tt.wantStatus, tt.wantRuns, tt.wantInsert)
+			}
+			if _, err := os.Stat(r.cfg.Bucket.Join(p.id.Hash).Join("stale.txt").Path); !os.IsNotExist(err) {
+				t.Errorf("the leftover is still there: %v", err)
+			}
+		})
+	}
+}
+
+// publishElsewhere publishes p's result into r's bucket through another runner, as a
+// wrapper of another results collection would.
+func publishElsewhere(t *testing.T, r *runner, p pending) {
+	t.Helper()
+	other := testRunner(t, nil, nil, func(context.Context, Input) (map[string]any, error) { return map[string]any{}, nil })
+	other.cfg.Bucket, other.deps.Store = r.cfg.Bucket, storage.NewLocal()
+	if res := other.runJob(context.Background(), p, zerolog.Nop()); res.Status != StatusDone {
+		t.Fatalf("publishing elsewhere: %+v", res)
+	}
+}
+
+// write writes text to path, creating its folder.
+func write(t *testing.T, path, text string) {
+	t.Helper()
+	err := os.MkdirAll(filepath.Dir(path), 0o755)
+	if err == nil {
+		err = os.WriteFile(path, []byte(text), 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRecordedLooksUpMigratedRecordsOnlyForUnvouchedJobs: the task's one lookup asks the
+// migrated-aware store (a pass over the Python wrapper's records) only for jobs whose file
+// does not carry the identity the wrapper computed; a vouched job, looked up by the
+// dispatcher when it wrote the file, is asked of the records by _id.
+func TestRecordedLooksUpMigratedRecordsOnlyForUnvouchedJobs(t *testing.T) {
+	tests := []struct {
+		name                    string
+		analysisCode            string // the job file's analysis_code: "ours", "other" or "" (null)
+		wantOwnIDs, wantMigrIDs int
+	}{
+		{"written by a dispatcher that knew the code", "ours", 1, 0},
+		{"written without the code identity", "", 0, 1},
+		{"written for another identity (other parameters)", "other", 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			own := &fakeRecords{docs: map[string]any{}}
+			migrated := &fakeRecords{docs: map[string]any{}}
+			r := testRunner(t, own, nil, nil)
+			r.deps.Migrated = migrated
+			f := testJob(t)
+			id, err := r.resolve(f.Job)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch tt.analysisCode {
+			case "ours":
+				f.Job.AnalysisCode = &id.Code
+			case "other":
+				other := id.Code
+				other.Parameters = map[string]any{"n": 1}
+				f.Job.AnalysisCode = &other
+			}
+			migrated.docs[id.Hash] = "recorded by the Python wrapper"
+			jobs := r.resolveAll([]job.File{f})
+			found, err := r.recorded(context.Background(), jobs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if own.asked != tt.wantOwnIDs || migrated.asked != tt.wantMigrIDs {
+				t.Fatalf("asked %d ids of the records, %d of the migrated-aware store; want %d, %d", own.asked, migrated.asked, tt.wantOwnIDs, tt.wantMigrIDs)
+			}
+			if found[id.Hash] != (tt.wantMigrIDs == 1) {
+				t.Errorf("found %v", found)
+			}
+		})
 	}
 }

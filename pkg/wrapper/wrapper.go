@@ -10,9 +10,10 @@
 // lease in a claims collection, renewed while the job runs) makes concurrent wrappers of the
 // same job run it once; a crashed holder's claim expires and the next run takes it over,
 // clears the partial upload and finishes the job. A wrapper whose claim is lost (refused,
-// or not renewed within its lease) stops and exits 75; before clearing the prefix and
-// before writing the record (insert-if-absent) it confirms it still holds the claim and
-// that no record exists, so a recorded result is never touched.
+// or not renewed within its lease) stops and exits 75; before its first write under the
+// prefix it confirms it still holds the claim and that no record exists, and before writing
+// the record (insert-if-absent) that it holds the claim, so a recorded result is never
+// touched.
 package wrapper
 
 import (
@@ -129,8 +130,18 @@ type Config struct {
 // Deps are the services a run uses. Records and Claims may be nil in a dry run (then
 // nothing is skipped); Store must be set unless DryRun.
 type Deps struct {
+	// Records are this collection's result records. Its Existing is asked whether this very
+	// record exists (before uploading into a prefix, and for jobs the dispatcher already
+	// looked up): it need not know of migrated records.
 	Records Records
-	Claims  Claims
+	// Migrated, when set, is asked instead of Records, once per run, which of the jobs the
+	// dispatcher did not vouch for (no analysis_code of the same identity in the job file)
+	// are done, counting results the Python wrapper recorded under its own hash
+	// (docdb.ScopeUpstream); reading those may cost a pass over the collection.
+	Migrated interface {
+		Existing(ctx context.Context, ids []string) (map[string]bool, error)
+	}
+	Claims Claims
 	Store   storage.Store
 	Log     zerolog.Logger
 	// LogOutput is where Log writes (os.Stderr when nil); an analysis' own log lines go
@@ -261,14 +272,17 @@ func Run(ctx context.Context, cfg Config, deps Deps, a Analysis) (Summary, error
 		}
 	}
 	r := &runner{cfg: cfg, deps: deps, analysis: a}
+	jobs := r.resolveAll(files)
+	recorded, lookupErr := r.recorded(ctx, jobs)
 	var sum Summary
-	for i, f := range files {
+	for i, p := range jobs {
 		if ctx.Err() != nil {
 			return sum, ctx.Err()
 		}
-		log := deps.Log.With().Str("job", job.Stem(f.Path)).Logger()
+		log := deps.Log.With().Str("job", job.Stem(p.file.Path)).Logger()
 		log.Info().Int("index", i+1).Int("of", len(files)).Msg("job starting")
-		res := r.runJob(ctx, f, log)
+		p.recorded, p.lookupErr = recorded[p.id.Hash], lookupErr
+		res := r.runJob(ctx, p, log)
 		ev := log.Info()
 		if res.Status == StatusFailed || res.Status == StatusDeferred {
 			ev = log.Error().Err(res.err)
