@@ -88,10 +88,11 @@ workflow {
     // The dispatcher writes task folders 0, 1, ...; with nothing to do it writes only
     // NO_JOBS.txt, which is not a folder: no wrapper task runs and the pipeline ends cleanly.
     // Each folder's job files (not the folder) are the task's input, so -resume compares
-    // their content (a folder's deep hash includes where DISPATCH wrote it).
+    // their content (a folder's deep hash includes where DISPATCH wrote it). The task's tag
+    // names its first job and how many more it runs: "job_0b2a... +19".
     job_folders = DISPATCH(input_files, analysis_code).flatten().filter { it.isDirectory() }
         .map { dir -> dir.listFiles().toList().sort { it.name } }
-        .map { files -> [files.collect { it.name - ~/\.json$/ }.join(','), files] }
+        .map { files -> [(files[0].name - ~/\.json$/) + (files.size() > 1 ? " +${files.size() - 1}" : ''), files] }
     results = WRAPPER(job_folders, input_files, analysis_code)
 
     results.flatten().filter { it.name.startsWith('failed_') }.map { it.name }.collect().subscribe { failed ->

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -46,6 +48,30 @@ func TestNextflowTestProfile(t *testing.T) {
 	}
 	if recs := p.records(); len(recs) != testProfileJobs {
 		t.Fatalf("second run changed the records: %v", recs)
+	}
+}
+
+// TestNextflowBatchedTask: --tasks_per_job puts the test profile's jobs into one WRAPPER
+// task, tagged with its first job and how many more ("job_0b2a... +2", not every name);
+// each of its jobs is published and recorded.
+func TestNextflowBatchedTask(t *testing.T) {
+	p := newPipeline(t)
+	r := p.run("-profile", "test", "--tasks_per_job", strconv.Itoa(testProfileJobs))
+	if r.exit != 0 || r.count("WRAPPER", "COMPLETED") != 1 || len(r.tasks) != 2 {
+		t.Fatalf("want DISPATCH and one WRAPPER task of %d jobs: %s", testProfileJobs, r)
+	}
+	tag := regexp.MustCompile(`^job_[0-9a-f]{20} \+` + strconv.Itoa(testProfileJobs-1) + `$`)
+	for _, task := range r.tasks {
+		if task.Process == "WRAPPER" && !tag.MatchString(task.Tag) {
+			t.Errorf("WRAPPER tag %q, want its first job and +%d", task.Tag, testProfileJobs-1)
+		}
+	}
+	results, _ := p.published()
+	if recs := p.records(); len(results) != testProfileJobs || !equal(recs, results) {
+		t.Fatalf("published %v, records %v: want %d, one record each", results, recs, testProfileJobs)
+	}
+	for _, h := range results {
+		p.verifyResult(h)
 	}
 }
 
