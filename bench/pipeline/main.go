@@ -139,7 +139,7 @@ func run(ctx context.Context, s settings) (err error) {
 	}
 	defer ds.stop()
 
-	rep := report{settings: s, started: time.Now(), header: header(root, tmp, ds)}
+	rep := report{settings: s, started: time.Now(), header: header(root, tmp, s.nxfOpts, ds)}
 	for _, executor := range s.executors {
 		for _, n := range s.sizes {
 			r, err := runSize(ctx, b, ds, tmp, executor, n, s)

@@ -82,7 +82,9 @@ func runSize(ctx context.Context, t tools, ds *devstack, tmp, executor string, n
 		"NXF_ANSI_LOG":             "false",
 		"NXF_DISABLE_CHECK_LATEST": "true",
 		"NXF_HOME":                 filepath.Join(tmp, "nxf-home"),
-		"NXF_OPTS":                 s.nxfOpts,
+	}
+	if s.nxfOpts != "" {
+		env["NXF_OPTS"] = s.nxfOpts
 	}
 	args := []string{"run", t.root, "--input", input, "--outdir", filepath.Join(dir, "out"),
 		"--analysis_command", "true", "--dry_run", "false", "--code_url", benchCode, "--code_version", "1",

@@ -53,16 +53,19 @@ type report struct {
 }
 
 // header says what ran where: commit, machine, load, where the data went.
-func header(root, tmp string, ds *devstack) string {
+func header(root, tmp, nxfOpts string, ds *devstack) string {
 	commit, _ := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
 	dirty := ""
 	if out, _ := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); len(out) > 0 {
 		dirty = " (with uncommitted changes)"
 	}
-	nfVersion := "24.10.0"
+	opts := nxfOpts
+	if opts == "" {
+		opts = "unset: the launcher's defaults"
+	}
 	return fmt.Sprintf("commit %s%s, %s, %d CPUs, load %s, data in %s\n",
 		strings.TrimSpace(string(commit)), dirty, runtime.Version(), runtime.NumCPU(), load(), tmp) +
-		fmt.Sprintf("Nextflow %s (NXF_OPTS %q), devstack %s\n", nfVersion, os.Getenv("NXF_OPTS"), ds.env["DOCDB_URI"])
+		fmt.Sprintf("Nextflow 24.10.0 (scripts/install-deps; NXF_OPTS %s), devstack DocDB %s\n", opts, ds.env["DOCDB_URI"])
 }
 
 // load is the 1-minute load average.
