@@ -49,7 +49,7 @@ type CLI struct {
 	Timeout         time.Duration `help:"How long to wait for both servers to answer (not counting the versitygw install)." default:"60s"`
 	DocDBPort       int           `help:"FerretDB port on 127.0.0.1 (0 picks a free port)." default:"0" name:"docdb-port"`
 	S3Port          int           `help:"versitygw port on 127.0.0.1 (0 picks a free port)." default:"0" name:"s3-port"`
-	VersitygwBin    string        `help:"versitygw binary to run instead of the cached go install of ${vgw_version}." env:"VERSITYGW_BIN" placeholder:"PATH" name:"versitygw-bin"`
+	VersitygwBin    string        `help:"versitygw binary to run instead of the cached, patched build of ${vgw_version}." env:"VERSITYGW_BIN" placeholder:"PATH" name:"versitygw-bin"`
 	CacheDir        string        `help:"Cache directory for the versitygw binary (default: <user cache dir>/aind-devstack)." env:"AIND_DEVSTACK_CACHE" placeholder:"DIR" type:"path"`
 	InstallOnly     bool          `help:"Only make sure versitygw is installed in the cache, print its path and exit (warms CI caches)."`
 	Wait            bool          `help:"Start nothing: wait (up to --timeout) until the devstack started with the same --env-file is ready, print its environment and exit 0; exit 1 if it is not ready in time. For scripts that start the devstack in the background: then 'source' the env file."`
