@@ -66,6 +66,7 @@ type docdbGatewayConfig struct {
 	testFaults bool
 	creds      aws.Credentials
 	region     string
+	counts     *requestCounts // nil: not counting (--count-requests off)
 }
 
 // docdbGateway is the running HTTP gateway.
@@ -86,6 +87,13 @@ func startDocDBGateway(log zerolog.Logger, client *mongo.Client, cfg docdbGatewa
 	}
 	g := &docdbGateway{cfg: cfg, mongo: client, log: log.With().Str("component", "docdb-gateway").Logger(), addr: l.Addr().String(), signer: v4.NewSigner()}
 	g.srv = &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
+	if cfg.counts != nil {
+		g.srv.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				cfg.counts.gatewayConn()
+			}
+		}
+	}
 	go func() {
 		if err := g.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			g.log.Error().Err(err).Msg("DocDB gateway stopped")
@@ -135,10 +143,34 @@ func (g *docdbGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status = ge.status
 		out, _ = bson.MarshalExtJSON(bson.D{{Key: "message", Value: ge.msg}}, false, false)
 	}
+	if g.cfg.counts != nil { // before the reply, so a client that has it sees it counted
+		g.cfg.counts.gatewayRequest(gatewayEndpoint(r.URL.Path), status)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(out)
 	g.log.Debug().Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).Dur("took", time.Since(started)).Msg("request")
+}
+
+// gatewayEndpoint names the endpoint of a request path for the request counts: the op
+// ("find", "insert_one", ...), "records" for the collection's own URL, "other" for a path
+// that names no endpoint.
+func gatewayEndpoint(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	switch {
+	case len(parts) == 3:
+		return "records"
+	case len(parts) != 4:
+		return "other"
+	}
+	op := parts[3]
+	if _, ok := writeOps[op]; ok {
+		return op
+	}
+	if _, ok := readOps[op]; ok && op != "" {
+		return op
+	}
+	return "other"
 }
 
 func (g *docdbGateway) serve(r *http.Request) (int, []byte, error) {

@@ -28,8 +28,8 @@ func clientEnv(st *stack, bucket, dataDir string, viaGateway bool) []envVar {
 		uriKey, hostPrefix = "DEVSTACK_DOCDB_URI", ""
 	}
 	env := []envVar{
-		{uriKey, st.docdbURI},
-		{"AWS_ENDPOINT_URL_S3", st.s3Endpoint},
+		{uriKey, st.clientDocDBURI()},
+		{"AWS_ENDPOINT_URL_S3", st.clientS3Endpoint()},
 		{"AWS_ACCESS_KEY_ID", AccessKey},
 		{"AWS_SECRET_ACCESS_KEY", SecretKey},
 		{"AWS_REGION", Region},
@@ -39,6 +39,9 @@ func clientEnv(st *stack, bucket, dataDir string, viaGateway bool) []envVar {
 	}
 	if st.docdbHost != "" {
 		env = append(env, envVar{hostPrefix + "DOCDB_HOST", st.docdbHost}, envVar{hostPrefix + "DOCDB_VERSION", st.docdbGW.cfg.version})
+	}
+	if st.countsSrv != nil {
+		env = append(env, envVar{"DEVSTACK_REQUESTS_URL", st.countsSrv.url})
 	}
 	return env
 }

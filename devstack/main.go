@@ -59,6 +59,8 @@ type CLI struct {
 	GatewayPageCap  int           `help:"Most documents one gateway find page returns." default:"100" name:"docdb-gateway-page-cap"`
 	GatewayPayload  int           `help:"Largest gateway request or reply body in bytes (413 beyond)." default:"1048576" name:"docdb-gateway-max-payload"`
 	GatewayFaults   bool          `help:"Test hook: answer requests carrying the X-Aind-Test-Fault: <status> header with that status." name:"docdb-gateway-test-faults"`
+	CountRequests   bool          `help:"Count the S3, Mongo wire and gateway requests and connections clients make (through counting fronts on the S3 and DocDB ports) and serve the counts at DEVSTACK_REQUESTS_URL (GET; ?reset=1 or POST .../reset zeroes them). Off by default: the fronts cost CPU per request." env:"AIND_DEVSTACK_COUNT_REQUESTS" name:"count-requests"`
+	RequestsPort    int           `help:"Port of the request counts endpoint on 127.0.0.1 with --count-requests (0 picks a free port)." default:"0" name:"requests-port"`
 	LogLevel        string        `help:"Log level for aind-devstack's own logs (${enum})." default:"info" enum:"debug,info,warn,error"`
 }
 
@@ -174,6 +176,8 @@ func (c *CLI) run(ctx context.Context, log zerolog.Logger, stdout io.Writer) (er
 			maxPayload: c.GatewayPayload,
 			testFaults: c.GatewayFaults,
 		},
+		countRequests: c.CountRequests,
+		requestsPort:  c.RequestsPort,
 	})
 	if err != nil {
 		return err
@@ -212,7 +216,7 @@ func (c *CLI) run(ctx context.Context, log zerolog.Logger, stdout io.Writer) (er
 	if err := writeEnv(stdout, env); err != nil {
 		return err
 	}
-	log.Info().Str("docdb", st.docdbURI).Str("s3", st.s3Endpoint).Msg("devstack ready")
+	log.Info().Str("docdb", st.clientDocDBURI()).Str("s3", st.clientS3Endpoint()).Msg("devstack ready")
 
 	select {
 	case <-ctx.Done():

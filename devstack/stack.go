@@ -34,6 +34,10 @@ type stackConfig struct {
 	timeout      time.Duration // deadline for both servers to answer
 	docdbGateway bool          // serve the DocDB HTTP gateway
 	gateway      docdbGatewayConfig
+	// countRequests puts counting fronts on docdbPort and s3Port (counting.go) and
+	// serves the counts on requestsPort (0: any free port).
+	countRequests bool
+	requestsPort  int
 }
 
 // stack is a running FerretDB + versitygw pair with connected clients.
@@ -52,6 +56,13 @@ type stack struct {
 
 	docdbGW   *docdbGateway // nil unless enabled
 	docdbHost string        // http://127.0.0.1:PORT
+
+	// With --count-requests (else nil): clients reach FerretDB and versitygw through
+	// the fronts; docdbURI and s3Endpoint stay the servers' own, for the devstack.
+	counts    *requestCounts
+	wireFront *wireFront
+	s3Front   *s3Front
+	countsSrv *countsServer
 }
 
 // startStack starts FerretDB in-process and versitygw as a child and waits until both answer.
@@ -82,10 +93,16 @@ func startStack(ctx context.Context, log zerolog.Logger, cfg stackConfig) (st *s
 	if err := st.waitS3(waitCtx, cfg); err != nil {
 		return st, err
 	}
+	if cfg.countRequests {
+		if err := st.startCounting(cfg); err != nil {
+			return st, err
+		}
+	}
 	if cfg.docdbGateway {
 		gc := cfg.gateway
 		gc.creds = aws.Credentials{AccessKeyID: AccessKey, SecretAccessKey: SecretKey}
 		gc.region = Region
+		gc.counts = st.counts
 		if gc.pageCap <= 0 || gc.maxPayload <= 0 {
 			return st, fmt.Errorf("DocDB gateway: page cap and payload limit must be positive")
 		}
@@ -110,9 +127,13 @@ func (st *stack) startFerret(cfg stackConfig) error {
 	logger := slog.New(newSlogHandler(st.log.With().Str("component", "ferretdb").Logger(), slog.LevelWarn))
 	slog.SetDefault(logger)
 
+	port := cfg.docdbPort
+	if cfg.countRequests {
+		port = 0 // the wire front takes cfg.docdbPort
+	}
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener: ferretdb.ListenerConfig{
-			TCP: net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.docdbPort)),
+			TCP: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		},
 		Logger:    logger,
 		Handler:   "sqlite",
@@ -155,6 +176,9 @@ func (st *stack) startGateway(cfg stackConfig) error {
 		st.gw = nil
 	}
 	port := cfg.s3Port
+	if cfg.countRequests {
+		port = 0 // the S3 front takes cfg.s3Port
+	}
 	if port == 0 {
 		var err error
 		if port, err = freePort(); err != nil {
@@ -165,6 +189,10 @@ func (st *stack) startGateway(cfg stackConfig) error {
 		bin:     cfg.versitygwBin,
 		dataDir: cfg.dataDir,
 		addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		// Behind the S3 front, versitygw keeps the front's connections open, so the
+		// front does not pay a TCP connect per request; clients' connections end at
+		// the front, which keeps them open as S3 does.
+		keepAlive: cfg.countRequests,
 	})
 	if err != nil {
 		return err
@@ -204,7 +232,7 @@ func (st *stack) waitS3(ctx context.Context, cfg stackConfig) error {
 			return nil
 		}
 		lostPortRace := errors.Is(err, errGatewayExited) && strings.Contains(tailFile(st.gw.logPath, 20), "address already in use")
-		if lostPortRace && cfg.s3Port == 0 && restarts < maxRestarts && ctx.Err() == nil {
+		if lostPortRace && (cfg.s3Port == 0 || cfg.countRequests) && restarts < maxRestarts && ctx.Err() == nil {
 			st.log.Warn().Err(st.gw.exitErr()).Str("log", tailFile(st.gw.logPath, 5)).Msg("versitygw exited during startup; retrying on another port")
 			if err := st.startGateway(cfg); err != nil {
 				return err
@@ -271,6 +299,9 @@ func (st *stack) stop() error {
 			errs = append(errs, fmt.Errorf("stop DocDB gateway: %w", err))
 		}
 		st.docdbGW = nil
+	}
+	if err := st.stopCounting(); err != nil {
+		errs = append(errs, err)
 	}
 	if st.mongo != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -182,6 +182,9 @@ type gatewayConfig struct {
 	bin     string
 	dataDir string
 	addr    string // host:port to listen on
+	// keepAlive passes --keep-alive: versitygw v1.8.0 closes every connection after
+	// one response unless told otherwise (s3api/server.go, DisableKeepalive).
+	keepAlive bool
 }
 
 // gateway is a running versitygw child process.
@@ -216,8 +219,11 @@ func startGateway(log zerolog.Logger, cfg gatewayConfig) (*gateway, error) {
 		"--secret", SecretKey,
 		"--region", Region,
 		"--quiet",
-		"posix",
 	}
+	if cfg.keepAlive {
+		args = append(args, "--keep-alive")
+	}
+	args = append(args, "posix")
 	if !xattrSupported(root) {
 		// The posix backend keeps object metadata in xattrs; fall back to a sidecar dir.
 		sidecar := filepath.Join(cfg.dataDir, "s3-meta")
