@@ -26,7 +26,10 @@
 // building it; $AIND_DEVSTACK_START_TIMEOUT (a Go duration, default 180s)
 // bounds the wait for it to become ready (the versitygw install before it has
 // its own 10 minute bound); $AIND_DEVSTACK_CACHE and $VERSITYGW_BIN are
-// passed through to aind-devstack.
+// passed through to aind-devstack, and so is $AIND_DEVSTACK_COUNT_REQUESTS=1, which
+// turns on its request counters (--count-requests; Env.RequestsURL serves them). Counting
+// puts a proxy in front of S3 and DocDB; running a package's tests with it on checks that
+// the proxies change nothing the tests see.
 package devstacktest
 
 import (
@@ -61,6 +64,9 @@ type Env struct {
 	AccessKey, SecretKey, Region string
 	AnalysisBucket               string // "s3://aind-analysis"
 	DocDBHost, DocDBVersion      string // the devstack's DocDB HTTP gateway (DOCDB_HOST, DOCDB_VERSION)
+	// RequestsURL is the devstack's request counts endpoint (DEVSTACK_REQUESTS_URL; see
+	// devstack/README.md), "" unless $AIND_DEVSTACK_COUNT_REQUESTS turned counting on.
+	RequestsURL string
 }
 
 // process is the shared aind-devstack child.
@@ -258,6 +264,7 @@ func start() (*process, error) {
 		AnalysisBucket: vars["ANALYSIS_BUCKET"],
 		DocDBHost:      vars["DOCDB_HOST"] + vars["DEVSTACK_DOCDB_HOST"],
 		DocDBVersion:   vars["DOCDB_VERSION"] + vars["DEVSTACK_DOCDB_VERSION"],
+		RequestsURL:    vars["DEVSTACK_REQUESTS_URL"],
 	}
 	for k, v := range map[string]string{"DOCDB_URI": env.DocDBURI, "AWS_ENDPOINT_URL_S3": env.S3Endpoint,
 		"AWS_ACCESS_KEY_ID": env.AccessKey, "AWS_SECRET_ACCESS_KEY": env.SecretKey, "AWS_REGION": env.Region,
