@@ -142,8 +142,8 @@ type Deps struct {
 		Existing(ctx context.Context, ids []string) (map[string]bool, error)
 	}
 	Claims Claims
-	Store   storage.Store
-	Log     zerolog.Logger
+	Store  storage.Store
+	Log    zerolog.Logger
 	// LogOutput is where Log writes (os.Stderr when nil); an analysis' own log lines go
 	// there and to the job's analysis.log.
 	LogOutput io.Writer
