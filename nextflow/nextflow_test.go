@@ -109,6 +109,10 @@ func newPipeline(t *testing.T) *pipeline {
 type task struct {
 	Process, Tag, Status string
 	Exit, Attempt        int
+	// NativeID is the executor's id of the task: a PID (local), a SLURM job id (slurm).
+	NativeID string
+	// Workdir is the task's work folder.
+	Workdir string
 }
 
 // run is one finished `nextflow` command.
@@ -217,7 +221,7 @@ func readTrace(t *testing.T, path string) []task {
 			for i, c := range fields {
 				cols[c] = i
 			}
-			for _, c := range []string{"process", "tag", "status", "exit", "attempt"} {
+			for _, c := range []string{"process", "tag", "status", "exit", "attempt", "native_id", "workdir"} {
 				if _, ok := cols[c]; !ok {
 					t.Fatalf("trace %s has no %s column: %v", path, c, fields)
 				}
@@ -227,7 +231,8 @@ func readTrace(t *testing.T, path string) []task {
 		exit, _ := strconv.Atoi(fields[cols["exit"]])
 		attempt, _ := strconv.Atoi(fields[cols["attempt"]])
 		tasks = append(tasks, task{Process: fields[cols["process"]], Tag: fields[cols["tag"]],
-			Status: fields[cols["status"]], Exit: exit, Attempt: attempt})
+			Status: fields[cols["status"]], Exit: exit, Attempt: attempt,
+			NativeID: fields[cols["native_id"]], Workdir: fields[cols["workdir"]]})
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)

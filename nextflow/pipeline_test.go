@@ -26,6 +26,7 @@ func TestMain(m *testing.M) {
 	bins, cleanup = clitest.Build("../cmd/aind-dispatch", "../cmd/aind-wrapper", "../cmd/aind-foraging")
 	code := devstacktest.Main(m)
 	cleanup()
+	stopSlurmCluster() // the SLURM cluster slurm_test.go started, if it did
 	if nxfHome != "" {
 		_ = os.RemoveAll(nxfHome) // Nextflow's home for these runs (nextflow_test.go)
 	}
