@@ -87,7 +87,7 @@ func runSize(ctx context.Context, t tools, ds *devstack, tmp, executor string, n
 		env["NXF_OPTS"] = s.nxfOpts
 	}
 	args := []string{"run", t.root, "--input", input, "--outdir", filepath.Join(dir, "out"),
-		"--analysis_command", "true", "--dry_run", "false", "--code_url", benchCode, "--code_version", "1",
+		"--analysis_command", "true", "--dry_run", "false", "--code_url", benchCode, "--code_version", codeVersion(executor, n),
 		"--tasks_per_job", strconv.Itoa(s.tasksPerJob), "--max_number_of_tasks_dispatched", strconv.Itoa(n)}
 	if executor != "local" {
 		args = append(args, "-profile", executor)
@@ -119,6 +119,10 @@ func runSize(ctx context.Context, t tools, ds *devstack, tmp, executor string, n
 	}
 	return r, nil
 }
+
+// codeVersion is the --code_version of one executor's size: part of every job's identity,
+// so no size adopts the results of another (the seeded assets of every size share names).
+func codeVersion(executor string, n int) string { return fmt.Sprintf("bench-%s-n%d", executor, n) }
 
 // nextflow runs the launcher in dir and measures it.
 func nextflow(ctx context.Context, t tools, ds *devstack, dir string, env map[string]string, args []string) (nfRun, error) {

@@ -26,7 +26,7 @@ type countsDoc struct {
 // handshakes are the drivers' connection and monitoring commands: not requests a tool
 // makes for its work.
 var handshakes = map[string]bool{"hello": true, "isMaster": true, "ismaster": true, "ping": true,
-	"saslStart": true, "saslContinue": true, "endSessions": true}
+	"buildInfo": true, "saslStart": true, "saslContinue": true, "endSessions": true}
 
 func (c countsDoc) requests() requests {
 	r := requests{S3Conns: c.S3.Connections, DocDBConns: c.DocDB.Connections, byKind: map[string]int64{}}
