@@ -46,6 +46,7 @@ type Flags struct {
 	Timeout            time.Duration `name:"timeout" env:"AIND_ANALYSIS_TIMEOUT" help:"Stop a job's analysis after this long (0: no limit)."`
 	ClaimLease         time.Duration `name:"claim-lease" aliases:"claim_lease" env:"AIND_CLAIM_LEASE" default:"2m" help:"Lease of a job's claim, renewed while it runs; a crashed wrapper's job is taken over after it."`
 	UploadConcurrency  int           `name:"upload-concurrency" aliases:"upload_concurrency" env:"AIND_UPLOAD_CONCURRENCY" default:"16" help:"Files uploaded at once."`
+	ConcurrentJobs     int           `name:"concurrent-jobs" aliases:"concurrent_jobs" env:"AIND_CONCURRENT_JOBS" default:"4" help:"Jobs of the task in progress at once: their claims, uploads and records overlap; their analyses run one at a time."`
 
 	// embeddedOutputSchema is the output schema when --output-schema is not set (a Go
 	// analysis embeds its own, as it does its parameter schema: params.SetDefaultSchema).
@@ -109,6 +110,7 @@ func (f *Flags) config() (Config, error) {
 		Timeout:           f.Timeout,
 		Lease:             f.ClaimLease,
 		UploadConcurrency: f.UploadConcurrency,
+		ConcurrentJobs:    f.ConcurrentJobs,
 		PipelineName:      f.PipelineName,
 	}
 	if cfg.JobDir == "" {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -24,6 +25,9 @@ type runner struct {
 	cfg      Config
 	deps     Deps
 	analysis Analysis
+	// analysing is held while a job's analysis runs: one at a time, whatever
+	// Config.ConcurrentJobs lets overlap around them.
+	analysing sync.Mutex
 }
 
 // writeMarker writes the job's marker (name: result.SkipMarker or result.FailedMarker) in
@@ -159,7 +163,9 @@ func (r *runner) live(ctx context.Context, p pending, log zerolog.Logger) Result
 		}
 	}
 
+	r.analysing.Lock()
 	outDir, meta, err := r.run(ctx, c.ctx, p.file, id, log)
+	r.analysing.Unlock()
 	if err != nil {
 		return r.failed(res, fmt.Errorf("job %s: %w", res.Job, err))
 	}

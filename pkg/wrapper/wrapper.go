@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -123,6 +124,11 @@ type Config struct {
 	Lease time.Duration
 	// UploadConcurrency bounds simultaneous file uploads.
 	UploadConcurrency int
+	// ConcurrentJobs bounds the jobs of the run in progress at once (default 4): their
+	// claims, prefix listings, uploads and records overlap, while their analyses run one at
+	// a time (a task has the CPUs of one analysis), taking turns in about job order.
+	// 1 runs the jobs strictly one after another.
+	ConcurrentJobs int
 	// Holder names this wrapper in claims.
 	Holder string
 }
@@ -237,8 +243,8 @@ func (s Summary) Err() error {
 	return fault.Permanent(err)
 }
 
-// Run processes every job file in cfg.JobDir, in name order; one failing job does not stop
-// the others. It returns an error only when the run cannot start (bad job folder or
+// Run processes every job file in cfg.JobDir, in name order, up to cfg.ConcurrentJobs at
+// once with one analysis at a time; one failing job does not stop the others. It returns an error only when the run cannot start (bad job folder or
 // settings); job failures are in the Summary (see Summary.Err).
 func Run(ctx context.Context, cfg Config, deps Deps, a Analysis) (Summary, error) {
 	if err := cfg.check(deps); err != nil {
@@ -274,24 +280,46 @@ func Run(ctx context.Context, cfg Config, deps Deps, a Analysis) (Summary, error
 	r := &runner{cfg: cfg, deps: deps, analysis: a}
 	jobs := r.resolveAll(files)
 	recorded, lookupErr := r.recorded(ctx, jobs)
-	var sum Summary
+	// Up to ConcurrentJobs jobs at once; their analyses take turns (runner.analysing).
+	results := make([]*Result, len(jobs))
+	slots := make(chan struct{}, cfg.ConcurrentJobs)
+	var wg sync.WaitGroup
 	for i, p := range jobs {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
 		if ctx.Err() != nil {
-			return sum, ctx.Err()
+			break
 		}
-		log := deps.Log.With().Str("job", job.Stem(p.file.Path)).Logger()
-		log.Info().Int("index", i+1).Int("of", len(files)).Msg("job starting")
 		p.recorded, p.lookupErr = recorded[p.id.Hash], lookupErr
-		res := r.runJob(ctx, p, log)
-		ev := log.Info()
-		if res.Status == StatusFailed || res.Status == StatusDeferred {
-			ev = log.Error().Err(res.err)
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			log := deps.Log.With().Str("job", job.Stem(p.file.Path)).Logger()
+			log.Info().Int("index", i+1).Int("of", len(files)).Msg("job starting")
+			res := r.runJob(ctx, p, log)
+			ev := log.Info()
+			if res.Status == StatusFailed || res.Status == StatusDeferred {
+				ev = log.Error().Err(res.err)
+			}
+			ev.Str("status", string(res.Status)).Str("hash", res.Hash).Str("duration", res.Duration.Round(time.Millisecond).String()).Msg("job finished")
+			results[i] = &res
+		}()
+	}
+	wg.Wait()
+	var sum Summary
+	for _, res := range results {
+		if res == nil { // not started: the run was cancelled
+			continue
 		}
-		ev.Str("status", string(res.Status)).Str("hash", res.Hash).Str("duration", res.Duration.Round(time.Millisecond).String()).Msg("job finished")
-		sum.Results = append(sum.Results, res)
 		if errors.Is(res.err, context.Canceled) && ctx.Err() != nil {
-			return sum, ctx.Err()
+			continue
 		}
+		sum.Results = append(sum.Results, *res)
+	}
+	if ctx.Err() != nil {
+		return sum, ctx.Err()
 	}
 	return sum, nil
 }
@@ -317,6 +345,9 @@ func (cfg *Config) check(deps Deps) error {
 	}
 	if cfg.UploadConcurrency < 1 {
 		cfg.UploadConcurrency = 16
+	}
+	if cfg.ConcurrentJobs < 1 {
+		cfg.ConcurrentJobs = 4
 	}
 	if cfg.Holder == "" {
 		host, _ := os.Hostname()
