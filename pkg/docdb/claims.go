@@ -8,7 +8,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 )
@@ -101,15 +100,35 @@ func (col *Collection) Renew(ctx context.Context, id, holder string, lease time.
 	return nil
 }
 
-// Release deletes holder's claim on id; releasing a claim one no longer holds is not an
-// error.
-func (col *Collection) Release(ctx context.Context, id, holder string) error {
+// Release deletes holder's claims on ids in one request (none for no ids); releasing a
+// claim one no longer holds is not an error.
+func (col *Collection) Release(ctx context.Context, holder string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
 	err := col.c.retry(ctx, func(ctx context.Context) error {
-		_, err := col.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "holder", Value: holder}}, options.DeleteOne())
+		_, err := col.coll.DeleteMany(ctx, releaseFilter(holder, ids))
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("releasing claim %s: %w", id, err)
+		return fmt.Errorf("releasing %s: %w", claimNames(ids), err)
 	}
 	return nil
+}
+
+// releaseFilter matches holder's claims on ids: by _id equality for one (the index's
+// plainest use), $in for more.
+func releaseFilter(holder string, ids []string) bson.D {
+	if len(ids) == 1 {
+		return bson.D{{Key: "_id", Value: ids[0]}, {Key: "holder", Value: holder}}
+	}
+	return bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}, {Key: "holder", Value: holder}}
+}
+
+// claimNames names the claims of an error message: "claim X", or "N claims (X, ...)".
+func claimNames(ids []string) string {
+	if len(ids) == 1 {
+		return "claim " + ids[0]
+	}
+	return fmt.Sprintf("%d claims (%s, ...)", len(ids), ids[0])
 }

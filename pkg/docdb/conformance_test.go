@@ -215,17 +215,40 @@ func runConformance(t *testing.T, open func(t *testing.T) docdb.Store) {
 		if err := s.Renew(ctx, "short", "a", time.Minute); !errors.Is(err, docdb.ErrClaimLost) {
 			t.Fatalf("old holder renewed a lost claim: %v", err)
 		}
-		if err := s.Release(ctx, "job", "b"); err != nil {
+		if err := s.Release(ctx, "b", []string{"job"}); err != nil {
 			t.Fatal(err)
 		}
 		if held, _ := s.Claim(ctx, "job", "c", time.Minute); held {
 			t.Fatal("release by a non-holder freed the claim")
 		}
-		if err := s.Release(ctx, "job", "a"); err != nil {
+		if err := s.Release(ctx, "a", []string{"job"}); err != nil {
 			t.Fatal(err)
 		}
 		if held, err := s.Claim(ctx, "job", "c", time.Minute); err != nil || !held {
 			t.Fatalf("claim after release: %v %v", held, err)
+		}
+		// Several at once: only the holder's go; no ids is no request and no error.
+		for _, id := range []string{"m1", "m2", "m3"} {
+			if held, err := s.Claim(ctx, id, "a", time.Minute); err != nil || !held {
+				t.Fatalf("claim %s: %v %v", id, held, err)
+			}
+		}
+		if held, err := s.Claim(ctx, "m4", "d", time.Minute); err != nil || !held {
+			t.Fatalf("claim m4: %v %v", held, err)
+		}
+		if err := s.Release(ctx, "a", nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Release(ctx, "a", []string{"m1", "m2", "m3", "m4"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"m1", "m2", "m3"} {
+			if held, err := s.Claim(ctx, id, "e", time.Minute); err != nil || !held {
+				t.Fatalf("%s after releasing several: %v %v", id, held, err)
+			}
+		}
+		if held, _ := s.Claim(ctx, "m4", "e", time.Minute); held {
+			t.Fatal("releasing several freed another holder's claim")
 		}
 	})
 

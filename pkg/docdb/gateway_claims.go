@@ -49,10 +49,14 @@ func (c *GatewayCollection) Renew(ctx context.Context, id, holder string, lease 
 	return nil
 }
 
-// Release deletes holder's claim on id; a claim no longer held is not an error.
-func (c *GatewayCollection) Release(ctx context.Context, id, holder string) error {
-	if _, err := c.Delete(ctx, bson.D{{Key: "_id", Value: id}, {Key: "holder", Value: holder}}, false); err != nil {
-		return fmt.Errorf("releasing claim %s: %w", id, err)
+// Release deletes holder's claims on ids in one request (none for no ids); a claim no
+// longer held is not an error.
+func (c *GatewayCollection) Release(ctx context.Context, holder string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := c.Delete(ctx, releaseFilter(holder, ids), len(ids) > 1); err != nil {
+		return fmt.Errorf("releasing %s: %w", claimNames(ids), err)
 	}
 	return nil
 }

@@ -41,7 +41,7 @@ type Store interface {
 	Upsert(ctx context.Context, id string, doc any) error
 	Claim(ctx context.Context, id, holder string, lease time.Duration) (bool, error)
 	Renew(ctx context.Context, id, holder string, lease time.Duration) error
-	Release(ctx context.Context, id, holder string) error
+	Release(ctx context.Context, holder string, ids []string) error
 }
 
 // Backend is an open connection to DocDB: the Mongo driver's pool or the HTTP gateway.

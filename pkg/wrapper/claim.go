@@ -25,7 +25,8 @@ type claimed struct {
 	// ctx is the job's context: cancelled, with ErrClaimLost as its cause, when the claim
 	// is lost.
 	ctx context.Context
-	// release stops renewing the claim, releases it and cancels ctx.
+	// release stops renewing the claim and cancels ctx; the claim itself is released with
+	// the run's others when the run ends (runner.releaseClaims), one request for all.
 	release func()
 }
 
@@ -50,8 +51,11 @@ func (r *runner) takeClaim(ctx context.Context, hash string, log zerolog.Logger)
 	held := newLease(r.deps.Claims, hash, r.cfg.Holder, r.cfg.Lease, sent, log)
 	jobCtx, cancel := context.WithCancelCause(ctx)
 	held.start(jobCtx, cancel)
+	r.mu.Lock()
+	r.claimed = append(r.claimed, hash)
+	r.mu.Unlock()
 	return claimed{held: held, ctx: jobCtx, release: func() {
-		held.stopAndRelease(ctx)
+		held.stopRenewing()
 		cancel(nil)
 	}}, "", nil
 }
@@ -227,17 +231,35 @@ func (l *lease) confirm(ctx context.Context, step string) error {
 	}
 }
 
-// stopAndRelease stops the heartbeat and drops the claim (if still ours), within the
-// renewal deadline.
-func (l *lease) stopAndRelease(ctx context.Context) {
+// stopRenewing stops the heartbeat.
+func (l *lease) stopRenewing() {
 	if l.stop != nil {
 		close(l.stop)
 		<-l.stopped
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.renewTimeout())
-	defer cancel()
-	if err := l.claims.Release(rctx, l.id, l.holder); err != nil {
-		l.log.Warn().Err(err).Msg("releasing claim (it will expire)")
+}
+
+// releaseBatch is the most claims one release request names.
+const releaseBatch = 500
+
+// releaseClaims releases every claim the run took, in one request per releaseBatch claims,
+// each bounded like a renewal (lease/4), even when ctx is cancelled (an interrupted run
+// still frees its jobs for the retry). A claim that fails to go is logged: it expires.
+// Releasing at the end rather than per job saves a request per job; a finished job's claim
+// held a little longer keeps nobody waiting, since its record exists.
+func (r *runner) releaseClaims(ctx context.Context) {
+	r.mu.Lock()
+	ids := r.claimed
+	r.claimed = nil
+	r.mu.Unlock()
+	for len(ids) > 0 {
+		n := min(len(ids), releaseBatch)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.Lease/4)
+		if err := r.deps.Claims.Release(rctx, r.cfg.Holder, ids[:n]); err != nil {
+			r.deps.Log.Warn().Err(err).Int("claims", n).Msg("releasing claims (they will expire)")
+		}
+		cancel()
+		ids = ids[n:]
 	}
 }
 

@@ -79,7 +79,7 @@ func TestLostClaimExitsTransient(t *testing.T) {
 	// steal takes the claim from the wrapper, as a wrapper that found it expired would.
 	steal := func(t *testing.T, f *fixture, hash string) {
 		ctx := context.Background()
-		if err := f.claims.Release(ctx, hash, holder); err != nil {
+		if err := f.claims.Release(ctx, holder, []string{hash}); err != nil {
 			t.Error(err)
 		}
 		if held, err := f.claims.Claim(ctx, hash, "thief", time.Minute); err != nil || !held {

@@ -72,15 +72,19 @@ func (s slowStore) PutFile(ctx context.Context, path string, u storage.URL, opts
 // syncClaims grants every claim; safe for concurrent use.
 type syncClaims struct {
 	mu       sync.Mutex
-	released int
+	released int // claims released
+	requests int // Release calls
 }
 
-func (*syncClaims) Claim(context.Context, string, string, time.Duration) (bool, error) { return true, nil }
-func (*syncClaims) Renew(context.Context, string, string, time.Duration) error        { return nil }
-func (c *syncClaims) Release(context.Context, string, string) error {
+func (*syncClaims) Claim(context.Context, string, string, time.Duration) (bool, error) {
+	return true, nil
+}
+func (*syncClaims) Renew(context.Context, string, string, time.Duration) error { return nil }
+func (c *syncClaims) Release(_ context.Context, _ string, ids []string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.released++
+	c.released += len(ids)
+	c.requests++
 	return nil
 }
 
@@ -139,8 +143,8 @@ func TestConcurrentJobs(t *testing.T) {
 			if !tt.wantJobsUploads(puts.maxKeys) {
 				t.Errorf("%d jobs uploaded at once, want %s", puts.maxKeys, tt.want)
 			}
-			if len(records.docs) != jobs || records.inserts != jobs || claims.released != jobs {
-				t.Errorf("%d records (%d inserts), %d claims released; want %d each", len(records.docs), records.inserts, claims.released, jobs)
+			if len(records.docs) != jobs || records.inserts != jobs || claims.released != jobs || claims.requests != 1 {
+				t.Errorf("%d records (%d inserts), %d claims released in %d requests; want %d each, in one request", len(records.docs), records.inserts, claims.released, claims.requests, jobs)
 			}
 		})
 	}

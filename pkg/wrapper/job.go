@@ -28,6 +28,9 @@ type runner struct {
 	// analysing is held while a job's analysis runs: one at a time, whatever
 	// Config.ConcurrentJobs lets overlap around them.
 	analysing sync.Mutex
+	mu        sync.Mutex
+	// claimed lists the jobs whose claims this run took (under mu), for releaseClaims.
+	claimed []string
 }
 
 // writeMarker writes the job's marker (name: result.SkipMarker or result.FailedMarker) in

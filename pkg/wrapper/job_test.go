@@ -69,8 +69,8 @@ func (f *fakeClaims) Claim(context.Context, string, string, time.Duration) (bool
 	return !f.held && f.err == nil, f.err
 }
 func (f *fakeClaims) Renew(context.Context, string, string, time.Duration) error { return nil }
-func (f *fakeClaims) Release(context.Context, string, string) error {
-	f.released++
+func (f *fakeClaims) Release(_ context.Context, _ string, ids []string) error {
+	f.released += len(ids)
 	return nil
 }
 
@@ -193,6 +193,10 @@ func TestTakeClaim(t *testing.T) {
 					t.Error("release left the job's context running")
 				}
 			}
+			if tt.claims.released != 0 {
+				t.Errorf("%d claims released with the job, want none before the run ends", tt.claims.released)
+			}
+			r.releaseClaims(context.Background())
 			if tt.claims.released != tt.wantReleases {
 				t.Errorf("%d releases, want %d", tt.claims.released, tt.wantReleases)
 			}

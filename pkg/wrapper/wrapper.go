@@ -81,13 +81,13 @@ type Records interface {
 
 // Claims reserves jobs. docdb.Store (on a claims collection) implements it: Claim
 // returns true when holder holds the claim (taking over an expired one), Renew extends it
-// or fails with a permanent (not transient) error when it was lost, Release drops it if
-// still held. Every method must return by ctx's deadline: the wrapper bounds renewals
+// or fails with a permanent (not transient) error when it was lost, Release drops holder's
+// claims on ids (those still held), in one request. Every method must return by ctx's deadline: the wrapper bounds renewals
 // well under the lease.
 type Claims interface {
 	Claim(ctx context.Context, id, holder string, lease time.Duration) (bool, error)
 	Renew(ctx context.Context, id, holder string, lease time.Duration) error
-	Release(ctx context.Context, id, holder string) error
+	Release(ctx context.Context, holder string, ids []string) error
 }
 
 // Config holds a wrapper run's settings.
@@ -278,6 +278,7 @@ func Run(ctx context.Context, cfg Config, deps Deps, a Analysis) (Summary, error
 		}
 	}
 	r := &runner{cfg: cfg, deps: deps, analysis: a}
+	defer r.releaseClaims(ctx)
 	jobs := r.resolveAll(files)
 	recorded, lookupErr := r.recorded(ctx, jobs)
 	// Up to ConcurrentJobs jobs at once; their analyses take turns (runner.analysing).
