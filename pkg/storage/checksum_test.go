@@ -155,3 +155,32 @@ func TestWholeSHA256(t *testing.T) {
 		})
 	}
 }
+
+// understated is a reader whose Len says less than it holds (a file that grew).
+type understated struct {
+	*bytes.Reader
+	len int
+}
+
+func (u understated) Len() int { return u.len }
+
+// TestS3PutSendsAllOfAReaderLongerThanItSaid: a small body is read into memory to hash
+// it; one longer than its Len still arrives whole, with its SHA-256.
+func TestS3PutSendsAllOfAReaderLongerThanItSaid(t *testing.T) {
+	s, bucket := devstackS3(t, S3Options{PartSize: MinPartSize})
+	ctx := t.Context()
+	for _, n := range []int{100, MinPartSize + 100} {
+		data := bytes.Repeat([]byte("x"), n)
+		u := URL{Scheme: SchemeS3, Bucket: bucket, Key: "grew/" + string(rune('a'+n%26))}
+		if err := s.Put(ctx, u, understated{bytes.NewReader(data), 10}, PutOptions{IfNotExists: true}); err != nil {
+			t.Fatal(err)
+		}
+		obj, err := s.Stat(ctx, u)
+		if err != nil || obj.Size != int64(n) {
+			t.Fatalf("Stat = %+v, %v; want %d bytes", obj, err, n)
+		}
+		if want := hexSHA256(data); n < MinPartSize && obj.SHA256 != want {
+			t.Fatalf("SHA256 %q, want %q", obj.SHA256, want)
+		}
+	}
+}

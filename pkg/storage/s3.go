@@ -327,18 +327,18 @@ func (s *S3) upload(ctx context.Context, op string, u URL, r io.Reader, opts Put
 
 // send uploads r, of size bytes (less than a part), in one PutObject. The body is read
 // into memory first (as the SDK's transfer manager did), so that its SHA-256 is known
-// before it is sent (putSmall). Should r hold more than size bytes (a file that grew), it
-// goes up in parts, as one of unknown size.
+// before it is sent (putSmall). Should r hold more than size bytes (a file that grew), all
+// of it is sent, as a body of unknown size (sendLarge).
 func (s *S3) send(ctx context.Context, op string, u URL, r io.Reader, size int64, opts PutOptions) error {
-	var buf bytes.Buffer
-	buf.Grow(int(size) + 1)
-	if _, err := buf.ReadFrom(io.LimitReader(r, s.partSize)); err != nil {
-		return fault.Permanent(fmt.Errorf("%s %s: reading the source: %w", op, u, err))
+	buf := make([]byte, size+1) // a byte more, to see that r ends where it said
+	n, eof, err := fill(r, buf)
+	if err != nil {
+		return fault.Permanent(fmt.Errorf("%s %s: %w", op, u, err))
 	}
-	if int64(buf.Len()) >= s.partSize {
-		return s.sendLarge(ctx, op, u, io.MultiReader(&buf, r), -1, opts)
+	if !eof {
+		return s.sendLarge(ctx, op, u, io.MultiReader(bytes.NewReader(buf), r), -1, opts)
 	}
-	return s.putSmall(ctx, op, u, buf.Bytes(), opts)
+	return s.putSmall(ctx, op, u, buf[:n], opts)
 }
 
 // readerLen returns the number of bytes left in r, or -1 when that is not known ahead.
