@@ -8,7 +8,9 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
 )
 
 // Record is one result record: the wrapper's Metadata (metadata.nd.json) with its DocDB
@@ -30,6 +32,34 @@ func Document(hash string, meta identity.Metadata) (bson.D, error) {
 		return nil, fmt.Errorf("encoding the record of %s: %w", hash, err)
 	}
 	return append(bson.D{{Key: "_id", Value: hash}}, doc...), nil
+}
+
+// CheckMetadata checks that meta, the metadata.nd.json of the result at location, describes
+// the job whose identity is hash, so that a result found under <hash>/ is recorded or read
+// as that job's only when it is: its analysis' Code block
+// (processing.data_processes[0].code) has the identity hash, computed by Code.Hash, the
+// function that named the job (the wrapper writes the job's own Code block there); its
+// name is hash; and its location is location. Any other is a permanent error naming the
+// file and the field, such as "s3://b/h/metadata.nd.json describes job <other>, not h".
+func CheckMetadata(location storage.URL, hash string, meta identity.Metadata) error {
+	u := location.Join(MetadataFile)
+	if len(meta.Processing.DataProcesses) == 0 {
+		return fault.Permanent(fmt.Errorf("%s describes no job (processing.data_processes is empty), not %s", u, hash))
+	}
+	got, err := meta.Processing.DataProcesses[0].Code.Hash()
+	if err != nil {
+		return fault.Permanent(fmt.Errorf("%s: processing.data_processes[0].code: %w", u, err))
+	}
+	if got != hash {
+		return fault.Permanent(fmt.Errorf("%s describes job %s, not %s (the identity of processing.data_processes[0].code)", u, got, hash))
+	}
+	if meta.Name != hash {
+		return fault.Permanent(fmt.Errorf("%s: name is %q, not %s", u, meta.Name, hash))
+	}
+	if loc, err := storage.Parse(meta.Location); err != nil || loc.String() != location.String() {
+		return fault.Permanent(fmt.Errorf("%s: location is %q, not %s", u, meta.Location, location))
+	}
+	return nil
 }
 
 // DecodeRecord decodes a DocDB document into a Record. Numbers in parameters and outputs

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
+	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
 )
@@ -61,19 +63,25 @@ type GetOptions struct {
 }
 
 // Get downloads each result's files listed in its manifest (and the manifest) into
-// Dest/<hash>/, concurrently, checking every file's size and SHA-256 while writing it.
-// Files are written under a temporary name and renamed when verified; a mismatch removes
-// the file and fails with ErrCorrupt naming the result, the file and both digests.
+// Dest/<hash>/, concurrently, and verifies each result before it appears there: its
+// manifest is for hash; every file has the manifest's size and SHA-256 (checked while it is
+// written); and its metadata.nd.json describes the job hash at its location
+// (result.CheckMetadata: the identity of its Code block is hash). Results are downloaded
+// into temporary folders in Dest (".<hash>.part-*") and renamed into place only when every
+// one verified, replacing a folder already at Dest/<hash>; on any failure the temporary
+// folders are removed and nothing is left in Dest. A file that does not match the manifest
+// fails with ErrCorrupt naming the result, the object and both digests; metadata of
+// another job, a manifest for another hash or without a metadata.nd.json are permanent
+// errors naming the result and the object and field.
 func Get(ctx context.Context, store Reader, results []Download, o GetOptions) error {
 	if o.Concurrency < 1 {
 		o.Concurrency = 8
 	}
 	type task struct {
-		d Download
-		e result.ManifestEntry
+		d   Download
+		e   result.ManifestEntry
+		dir string // the result's temporary folder
 	}
-	var tasks []task
-	manifests := map[string]result.Manifest{}
 	for _, d := range results {
 		// The hash is a record's _id, data: it becomes a folder under Dest only when it is
 		// one plain name, checked before anything is written.
@@ -81,21 +89,45 @@ func Get(ctx context.Context, store Reader, results []Download, o GetOptions) er
 			return fault.Permanent(fmt.Errorf("result record %q: field _id cannot be a local folder name: %w", d.Hash, err))
 		}
 	}
-	for _, d := range results {
+	results = uniqueHashes(results)
+	manifests := make([]result.Manifest, len(results))
+	for i, d := range results {
 		m, err := result.ReadManifest(ctx, store, d.Location)
 		if err != nil {
 			return fmt.Errorf("result %s: %w", d.Hash, err)
 		}
-		manifests[d.Hash] = m
-		for _, e := range m.Files {
-			tasks = append(tasks, task{d, e})
+		if err := checkManifest(d, m); err != nil {
+			return fmt.Errorf("result %s: %w", d.Hash, err)
+		}
+		manifests[i] = m
+	}
+	if err := os.MkdirAll(o.Dest, 0o755); err != nil {
+		return fault.Permanent(err)
+	}
+	staged := make([]string, len(results))
+	defer func() {
+		for _, dir := range staged {
+			if dir != "" {
+				_ = os.RemoveAll(dir) // a no-op once renamed into place
+			}
+		}
+	}()
+	var tasks []task
+	for i, d := range results {
+		dir, err := os.MkdirTemp(o.Dest, "."+d.Hash+".part-")
+		if err != nil {
+			return fault.Permanent(fmt.Errorf("result %s: %w", d.Hash, err))
+		}
+		staged[i] = dir
+		for _, e := range manifests[i].Files {
+			tasks = append(tasks, task{d, e, dir})
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.Concurrency)
 	for _, t := range tasks {
 		g.Go(func() error {
-			dst := filepath.Join(o.Dest, t.d.Hash, filepath.FromSlash(t.e.Path))
+			dst := filepath.Join(t.dir, filepath.FromSlash(t.e.Path))
 			if err := fetch(gctx, store, t.d.Location.Join(t.e.Path), dst, t.e); err != nil {
 				return fmt.Errorf("result %s: %w", t.d.Hash, err)
 			}
@@ -108,15 +140,95 @@ func Get(ctx context.Context, store Reader, results []Download, o GetOptions) er
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for _, d := range results {
-		if err := result.WriteJSON(filepath.Join(o.Dest, d.Hash, result.ManifestFile), manifests[d.Hash]); err != nil {
+	for i, d := range results {
+		if err := checkStaged(d, staged[i]); err != nil {
+			return fmt.Errorf("result %s: %w", d.Hash, err)
+		}
+		if err := result.WriteJSON(filepath.Join(staged[i], result.ManifestFile), manifests[i]); err != nil {
+			return fmt.Errorf("result %s: %w", d.Hash, err)
+		}
+	}
+	for i, d := range results {
+		if err := place(staged[i], filepath.Join(o.Dest, d.Hash)); err != nil {
 			return fmt.Errorf("result %s: %w", d.Hash, err)
 		}
 	}
 	return nil
 }
 
+// uniqueHashes drops repeated results (the same hash), keeping the first.
+func uniqueHashes(results []Download) []Download {
+	seen := map[string]bool{}
+	var out []Download
+	for _, d := range results {
+		if !seen[d.Hash] {
+			seen[d.Hash] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// checkManifest checks that m, read from d's location, is the manifest of the result d
+// names and lists its metadata.nd.json.
+func checkManifest(d Download, m result.Manifest) error {
+	u := d.Location.Join(result.ManifestFile)
+	if m.Hash != d.Hash {
+		return fault.Permanent(fmt.Errorf("%s: hash is %q, not %s", u, m.Hash, d.Hash))
+	}
+	for _, e := range m.Files {
+		if e.Path == result.MetadataFile {
+			return nil
+		}
+	}
+	return fault.Permanent(fmt.Errorf("%s lists no %s: nothing says which job this is", u, result.MetadataFile))
+}
+
+// checkStaged checks the downloaded (and verified) metadata.nd.json in dir describes the
+// job d names.
+func checkStaged(d Download, dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, result.MetadataFile))
+	if err != nil {
+		return fault.Permanent(err)
+	}
+	var meta identity.Metadata
+	if err := json.Unmarshal(b, &meta); err != nil {
+		return fault.Permanent(fmt.Errorf("reading %s: %w", d.Location.Join(result.MetadataFile), err))
+	}
+	return result.CheckMetadata(d.Location, d.Hash, meta)
+}
+
+// place renames the verified folder staged to dst, replacing what is there: the folder
+// already there is moved aside first and removed once staged is in place.
+func place(staged, dst string) error {
+	// MkdirTemp made the folder private (0700); a downloaded result is as readable as any
+	// folder the user creates.
+	if err := os.Chmod(staged, 0o755); err != nil {
+		return fault.Permanent(err)
+	}
+	var aside string
+	if _, err := os.Lstat(dst); err == nil {
+		aside = staged + ".old"
+		if err := os.Rename(dst, aside); err != nil {
+			return fault.Permanent(err)
+		}
+	}
+	if err := os.Rename(staged, dst); err != nil {
+		if aside != "" {
+			_ = os.Rename(aside, dst)
+		}
+		return fault.Permanent(err)
+	}
+	if aside != "" {
+		if err := os.RemoveAll(aside); err != nil {
+			return fault.Permanent(err)
+		}
+	}
+	return nil
+}
+
 // fetch copies one object to dst, verifying size and SHA-256 before renaming it in place.
+// Errors name the object.
 func fetch(ctx context.Context, store Reader, src storage.URL, dst string, want result.ManifestEntry) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return fault.Permanent(err)
@@ -124,7 +236,7 @@ func fetch(ctx context.Context, store Reader, src storage.URL, dst string, want 
 	rc, err := store.Open(ctx, src)
 	if err != nil {
 		if storage.IsNotFound(err) {
-			return fault.Permanent(fmt.Errorf("%s: listed in the manifest but missing: %w", want.Path, ErrCorrupt))
+			return fault.Permanent(fmt.Errorf("%s: listed in the manifest but missing: %w", src, ErrCorrupt))
 		}
 		return err
 	}
@@ -145,9 +257,9 @@ func fetch(ctx context.Context, store Reader, src storage.URL, dst string, want 
 	sum := hex.EncodeToString(h.Sum(nil))
 	switch {
 	case n != want.Size:
-		return fault.Permanent(fmt.Errorf("%s: %d bytes, the manifest says %d: %w", want.Path, n, want.Size, ErrCorrupt))
+		return fault.Permanent(fmt.Errorf("%s: %d bytes, the manifest says %d: %w", src, n, want.Size, ErrCorrupt))
 	case sum != want.SHA256:
-		return fault.Permanent(fmt.Errorf("%s: sha256 %s, the manifest says %s: %w", want.Path, sum, want.SHA256, ErrCorrupt))
+		return fault.Permanent(fmt.Errorf("%s: sha256 %s, the manifest says %s: %w", src, sum, want.SHA256, ErrCorrupt))
 	}
 	// CreateTemp makes the file private (0600); a downloaded result is as readable as any
 	// file the user creates.

@@ -161,9 +161,29 @@ func TestQueryAndTable(t *testing.T) {
 	}
 }
 
-// writeResult writes a result folder with a manifest into dir/<hash>.
-func writeResult(t *testing.T, dir, hash string, files map[string]string) {
+// jobCode is the Code block of a job and its identity, as the wrapper computes them.
+func jobCode(t *testing.T, cutoff float64) (identity.Code, string) {
 	t.Helper()
+	code := identity.NewCode(identity.CodeInfo{URL: "https://example.org/analysis", Name: "analysis", Version: "1.0.0"},
+		map[string]any{"cutoff": cutoff}, []string{"s3://inputs/asset1"})
+	h, err := code.Hash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, h
+}
+
+// writeResult writes a published result of the job code (identity hash) into dir/<hash>:
+// files, a metadata.nd.json as the wrapper writes it, and a manifest of them all.
+func writeResult(t *testing.T, dir string, code identity.Code, hash string, files map[string]string) {
+	t.Helper()
+	loc := storage.MustParse(filepath.Join(dir, hash))
+	meta := identity.NewMetadata(identity.Run{Code: code, Hash: hash, Location: loc.String(), Start: time.Now(), End: time.Now()})
+	b, err := json.Marshal(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files[result.MetadataFile] = string(b)
 	m := result.Manifest{Hash: hash}
 	for name, content := range files {
 		p := filepath.Join(dir, hash, filepath.FromSlash(name))
@@ -175,15 +195,26 @@ func writeResult(t *testing.T, dir, hash string, files map[string]string) {
 		}
 		m.Files = append(m.Files, result.ManifestEntry{Path: name, Size: int64(len(content)), SHA256: sha(content)})
 	}
+	writeManifest(t, filepath.Join(dir, hash), m)
+}
+
+func writeManifest(t *testing.T, dir string, m result.Manifest) {
+	t.Helper()
 	b, _ := json.Marshal(m)
-	if err := os.WriteFile(filepath.Join(dir, hash, result.ManifestFile), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, result.ManifestFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
 
+// TestGet: a result is downloaded only when it is its manifest's and its job's: any file
+// that does not match, a manifest for another hash, metadata of another job fail naming
+// the result and the object (and field), and leave nothing in dest.
 func TestGet(t *testing.T) {
+	code, h := jobCode(t, 0.5)
+	otherCode, other := jobCode(t, 0.25)
 	src := t.TempDir()
-	writeResult(t, src, "h1", map[string]string{"a.txt": "hello", "sub/b.txt": "world"})
+	dir := filepath.Join(src, h)
+	files := func() map[string]string { return map[string]string{"a.txt": "hello", "sub/b.txt": "world"} }
 	store := storage.NewLocal()
 	tests := []struct {
 		name    string
@@ -191,43 +222,79 @@ func TestGet(t *testing.T) {
 		wantErr string
 	}{
 		{"verified", func() {}, ""},
-		{"same size, other bytes", func() { os.WriteFile(filepath.Join(src, "h1", "a.txt"), []byte("HELLO"), 0o644) }, "a.txt: sha256"},
-		{"truncated", func() { os.WriteFile(filepath.Join(src, "h1", "sub", "b.txt"), []byte("w"), 0o644) }, "sub/b.txt: 1 bytes, the manifest says 5"},
-		{"missing file", func() { os.Remove(filepath.Join(src, "h1", "a.txt")) }, "a.txt: listed in the manifest but missing"},
-		{"no manifest", func() { os.Remove(filepath.Join(src, "h1", result.ManifestFile)) }, "has no manifest.json"},
+		{"same size, other bytes", func() { os.WriteFile(filepath.Join(dir, "a.txt"), []byte("HELLO"), 0o644) }, h + "/a.txt: sha256"},
+		{"truncated", func() { os.WriteFile(filepath.Join(dir, "sub", "b.txt"), []byte("w"), 0o644) }, h + "/sub/b.txt: 1 bytes, the manifest says 5"},
+		{"missing file", func() { os.Remove(filepath.Join(dir, "a.txt")) }, h + "/a.txt: listed in the manifest but missing"},
+		{"no manifest", func() { os.Remove(filepath.Join(dir, result.ManifestFile)) }, "has no manifest.json"},
+		{"manifest for another hash", func() {
+			var m result.Manifest
+			b, _ := os.ReadFile(filepath.Join(dir, result.ManifestFile))
+			_ = json.Unmarshal(b, &m)
+			m.Hash = other
+			writeManifest(t, dir, m)
+		}, h + "/manifest.json: hash is \"" + other + "\", not " + h},
+		{"another job's result under the hash, its manifest's hash rewritten", func() {
+			os.RemoveAll(dir)
+			writeResult(t, src, otherCode, other, files())
+			if err := os.Rename(filepath.Join(src, other), dir); err != nil {
+				t.Fatal(err)
+			}
+			var m result.Manifest
+			b, _ := os.ReadFile(filepath.Join(dir, result.ManifestFile))
+			_ = json.Unmarshal(b, &m)
+			m.Hash = h
+			writeManifest(t, dir, m)
+		}, h + "/metadata.nd.json describes job " + other + ", not " + h},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			writeResult(t, src, "h1", map[string]string{"a.txt": "hello", "sub/b.txt": "world"})
+			os.RemoveAll(dir)
+			writeResult(t, src, code, h, files())
 			tt.corrupt()
 			dest := t.TempDir()
-			err := Get(context.Background(), store, []Download{{Hash: "h1", Location: storage.MustParse(filepath.Join(src, "h1"))}}, GetOptions{Dest: dest, Concurrency: 2})
+			err := Get(context.Background(), store, []Download{{Hash: h, Location: storage.MustParse(dir)}}, GetOptions{Dest: dest, Concurrency: 2})
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if b, _ := os.ReadFile(filepath.Join(dest, "h1", "sub", "b.txt")); string(b) != "world" {
+				if b, _ := os.ReadFile(filepath.Join(dest, h, "sub", "b.txt")); string(b) != "world" {
 					t.Fatalf("sub/b.txt = %q", b)
 				}
-				// Readable as any file the user makes, not private like a temporary file.
-				if st, err := os.Stat(filepath.Join(dest, "h1", "a.txt")); err != nil || st.Mode().Perm() != 0o644 {
-					t.Fatalf("a.txt mode %v (%v), want 0644", st.Mode().Perm(), err)
+				// Readable as any file or folder the user makes, not private like a temporary one.
+				for _, p := range []string{"a.txt", "."} {
+					want := os.FileMode(0o644)
+					if p == "." {
+						want = 0o755
+					}
+					if st, err := os.Stat(filepath.Join(dest, h, p)); err != nil || st.Mode().Perm() != want {
+						t.Fatalf("%s mode %v (%v), want %v", p, st.Mode().Perm(), err, want)
+					}
+				}
+				if got := tree(t, dest); len(got) != 4 {
+					t.Fatalf("dest holds %v, want the result's 3 files and its manifest", got)
+				}
+				// Again, into the same dest: the result folder is replaced.
+				if err := Get(context.Background(), store, []Download{{Hash: h, Location: storage.MustParse(dir)}}, GetOptions{Dest: dest}); err != nil {
+					t.Fatal(err)
+				}
+				if got := tree(t, dest); len(got) != 4 {
+					t.Fatalf("after a second get, dest holds %v", got)
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "result h1") {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "result "+h) {
 				t.Fatalf("err %v, want one containing %q", err, tt.wantErr)
 			}
 			if strings.Contains(tt.wantErr, "sha256") && !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("err %v is not ErrCorrupt", err)
 			}
-			// Nothing unverified is left under its real name.
-			_ = filepath.WalkDir(dest, func(p string, d os.DirEntry, err error) error {
-				if err == nil && !d.IsDir() && strings.Contains(tt.wantErr, filepath.Base(p)+":") {
-					t.Errorf("unverified %s left in place", p)
-				}
-				return nil
-			})
+			if code := fault.ExitCode(err); code != fault.ExitFailed {
+				t.Fatalf("exit code %d, want %d", code, fault.ExitFailed)
+			}
+			// Nothing is left: no half-written result, no temporary folder.
+			if entries, _ := os.ReadDir(dest); len(entries) != 0 {
+				t.Fatalf("dest holds %v after a failed get", tree(t, dest))
+			}
 		})
 	}
 }

@@ -3,6 +3,8 @@ package storage
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -103,7 +105,7 @@ func (s *S3) sendLarge(ctx context.Context, op string, u URL, r io.Reader, size 
 	create := &s3.CreateMultipartUploadInput{
 		Bucket:            aws.String(u.Bucket),
 		Key:               aws.String(u.Key),
-		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
 	}
 	if opts.ContentType != "" {
 		create.ContentType = aws.String(opts.ContentType)
@@ -170,6 +172,7 @@ func (s *S3) sendParts(ctx context.Context, pool *partPool, u URL, id *string, r
 	send := func(num int32, buf []byte, n int) {
 		g.Go(func() error {
 			defer pool.put(buf)
+			sum := sha256Base64(buf[:n])
 			out, err := s.client.UploadPart(gctx, &s3.UploadPartInput{
 				Bucket:            aws.String(u.Bucket),
 				Key:               aws.String(u.Key),
@@ -177,13 +180,14 @@ func (s *S3) sendParts(ctx context.Context, pool *partPool, u URL, id *string, r
 				PartNumber:        aws.Int32(num),
 				Body:              bytes.NewReader(buf[:n]),
 				ContentLength:     aws.Int64(int64(n)),
-				ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+				ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+				ChecksumSHA256:    sum,
 			})
 			if err != nil {
 				return err
 			}
 			mu.Lock()
-			parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(num), ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32})
+			parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(num), ETag: out.ETag, ChecksumSHA256: sum})
 			mu.Unlock()
 			return nil
 		})
@@ -225,13 +229,16 @@ func (s *S3) sendParts(ctx context.Context, pool *partPool, u URL, id *string, r
 	return parts, nil
 }
 
-// putSmall uploads data in one PutObject.
+// putSmall uploads data in one PutObject with its SHA-256 (x-amz-checksum-sha256): S3
+// refuses a body that does not match it and keeps it with the object (Stat's SHA256).
 func (s *S3) putSmall(ctx context.Context, op string, u URL, data []byte, opts PutOptions) error {
 	in := &s3.PutObjectInput{
-		Bucket:        aws.String(u.Bucket),
-		Key:           aws.String(u.Key),
-		Body:          bytes.NewReader(data),
-		ContentLength: aws.Int64(int64(len(data))),
+		Bucket:            aws.String(u.Bucket),
+		Key:               aws.String(u.Key),
+		Body:              bytes.NewReader(data),
+		ContentLength:     aws.Int64(int64(len(data))),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+		ChecksumSHA256:    sha256Base64(data),
 	}
 	if opts.ContentType != "" {
 		in.ContentType = aws.String(opts.ContentType)
@@ -243,4 +250,10 @@ func (s *S3) putSmall(ctx context.Context, op string, u URL, data []byte, opts P
 		return classify(op, u, err)
 	}
 	return nil
+}
+
+// sha256Base64 is the SHA-256 of data as S3's checksum headers carry it (base64).
+func sha256Base64(data []byte) *string {
+	sum := sha256.Sum256(data)
+	return aws.String(base64.StdEncoding.EncodeToString(sum[:]))
 }

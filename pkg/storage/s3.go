@@ -1,7 +1,11 @@
 package storage
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,8 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 )
@@ -73,9 +77,17 @@ type S3Options struct {
 
 // S3 is the Store over Amazon S3 and S3-compatible servers, built on aws-sdk-go-v2.
 //
-// Put and PutFile send an object smaller than S3Options.PartSize in one PutObject (through
-// the SDK's transfer manager), a larger one in concurrent multipart parts read into
-// buffers the store allocates once and reuses (see partPool).
+// Put and PutFile send an object smaller than S3Options.PartSize in one PutObject, read
+// into memory first, a larger one in concurrent multipart parts read into buffers the store
+// allocates once and reuses (see partPool).
+//
+// Checksums: every PutObject carries the SHA-256 of its body (x-amz-checksum-sha256,
+// computed from the bytes in memory before they are sent) and every part of a multipart
+// upload its own (the upload is created with ChecksumAlgorithm SHA256), so S3 refuses a
+// body changed on the way (BadDigest, classified transient: a retry sends it again) and
+// keeps the checksum with the object. No other checksum is sent: the SDK adds its default
+// (CRC32) only when the request has none. Stat reads the whole-object SHA-256 back
+// (Object.SHA256); a multipart object has only a composite one, of its parts.
 // IfNotExists sends If-None-Match: "*" (on PutObject, or on CompleteMultipartUpload). A
 // multipart upload (or one of unknown size) first checks with HeadObject that no object is
 // there, so that a large upload is not sent only to be refused; a single PutObject does
@@ -90,7 +102,6 @@ type S3Options struct {
 // readers count as unknown size, and get the HeadObject check.
 type S3 struct {
 	client   *s3.Client
-	tm       *transfermanager.Client
 	partSize int64
 	parts    *partPool // part buffers of multipart uploads
 }
@@ -142,12 +153,7 @@ func NewS3(ctx context.Context, opts S3Options) (*S3, error) {
 		})
 		o.RetryMaxAttempts = 0 // AWS_MAX_ATTEMPTS must not override MaxAttempts
 	})
-	tm := transfermanager.New(client, func(o *transfermanager.Options) {
-		o.PartSizeBytes = opts.PartSize
-		o.MultipartUploadThreshold = opts.PartSize
-		o.Concurrency = opts.Concurrency
-	})
-	s := &S3{client: client, tm: tm, partSize: opts.PartSize, parts: newPartPool(opts.PartSize, opts.Concurrency+1)}
+	s := &S3{client: client, partSize: opts.PartSize, parts: newPartPool(opts.PartSize, opts.Concurrency+1)}
 	runtime.AddCleanup(s, func(p *partPool) { p.release() }, s.parts)
 	return s, nil
 }
@@ -216,9 +222,12 @@ func (s *S3) Stat(ctx context.Context, u URL) (Object, error) {
 	if err := checkObject(u); err != nil {
 		return Object{}, err
 	}
+	// Checksum mode costs nothing more: the checksums come back as headers of the same
+	// HeadObject.
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
-		Bucket: aws.String(u.Bucket),
-		Key:    aws.String(u.Key),
+		Bucket:       aws.String(u.Bucket),
+		Key:          aws.String(u.Key),
+		ChecksumMode: types.ChecksumModeEnabled,
 	})
 	if err != nil {
 		return Object{}, classify("stat", u, err)
@@ -229,7 +238,23 @@ func (s *S3) Stat(ctx context.Context, u URL) (Object, error) {
 		Size:    aws.ToInt64(out.ContentLength),
 		ModTime: aws.ToTime(out.LastModified),
 		ETag:    strings.Trim(aws.ToString(out.ETag), `"`),
+		SHA256:  wholeSHA256(aws.ToString(out.ChecksumSHA256), out.ChecksumType),
 	}, nil
+}
+
+// wholeSHA256 turns S3's x-amz-checksum-sha256 (base64) into lowercase hex when it is the
+// SHA-256 of the whole object's bytes; "" for none, for a composite checksum of a
+// multipart upload (of its parts' checksums, "<base64>-<parts>", type COMPOSITE) and for
+// anything that does not decode to 32 bytes.
+func wholeSHA256(b64 string, typ types.ChecksumType) string {
+	if b64 == "" || typ == types.ChecksumTypeComposite || strings.Contains(b64, "-") {
+		return ""
+	}
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(b) != sha256.Size {
+		return ""
+	}
+	return hex.EncodeToString(b)
 }
 
 // checkObject checks that u can name an object: an s3 URL with a key.
@@ -281,7 +306,7 @@ func (s *S3) PutFile(ctx context.Context, localPath string, u URL, opts PutOptio
 
 func (s *S3) upload(ctx context.Context, op string, u URL, r io.Reader, opts PutOptions) error {
 	size := readerLen(r)
-	// The transfer manager sends objects of at least partSize bytes in parts.
+	// Objects of at least partSize bytes (or of unknown size) go up in parts.
 	if opts.IfNotExists && (size < 0 || size >= s.partSize) {
 		_, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
 			Bucket: aws.String(u.Bucket),
@@ -298,6 +323,22 @@ func (s *S3) upload(ctx context.Context, op string, u URL, r io.Reader, opts Put
 		return s.sendLarge(ctx, op, u, r, size, opts)
 	}
 	return s.send(ctx, op, u, r, size, opts)
+}
+
+// send uploads r, of size bytes (less than a part), in one PutObject. The body is read
+// into memory first (as the SDK's transfer manager did), so that its SHA-256 is known
+// before it is sent (putSmall). Should r hold more than size bytes (a file that grew), all
+// of it is sent, as a body of unknown size (sendLarge).
+func (s *S3) send(ctx context.Context, op string, u URL, r io.Reader, size int64, opts PutOptions) error {
+	buf := make([]byte, size+1) // a byte more, to see that r ends where it said
+	n, eof, err := fill(r, buf)
+	if err != nil {
+		return fault.Permanent(fmt.Errorf("%s %s: %w", op, u, err))
+	}
+	if !eof {
+		return s.sendLarge(ctx, op, u, io.MultiReader(bytes.NewReader(buf), r), -1, opts)
+	}
+	return s.putSmall(ctx, op, u, buf[:n], opts)
 }
 
 // readerLen returns the number of bytes left in r, or -1 when that is not known ahead.
@@ -317,29 +358,6 @@ func readerLen(r io.Reader) int64 {
 		return int64(v.Len())
 	}
 	return -1
-}
-
-// send uploads r, of size bytes (less than a part), to u with the transfer manager, in one
-// PutObject; with opts.IfNotExists, conditionally (If-None-Match: "*").
-func (s *S3) send(ctx context.Context, op string, u URL, r io.Reader, size int64, opts PutOptions) error {
-	in := &transfermanager.UploadObjectInput{
-		Bucket: aws.String(u.Bucket),
-		Key:    aws.String(u.Key),
-		Body:   r,
-	}
-	if _, seeker := r.(io.Seeker); !seeker && size > 0 {
-		in.ContentLength = aws.Int64(size) // the transfer manager sizes a Seeker itself
-	}
-	if opts.ContentType != "" {
-		in.ContentType = aws.String(opts.ContentType)
-	}
-	if opts.IfNotExists {
-		in.IfNoneMatch = aws.String("*")
-	}
-	if _, err := s.tm.UploadObject(ctx, in); err != nil {
-		return classify(op, u, err)
-	}
-	return nil
 }
 
 // Delete implements Store.

@@ -22,6 +22,9 @@ var (
 	s3TransientCodes = map[string]bool{
 		"InternalError": true, "ServiceUnavailable": true, "SlowDown": true,
 		"RequestTimeout": true, "RequestTimeoutException": true,
+		// The body S3 received does not match the checksum sent with it, computed from the
+		// bytes in memory: they were changed on the way, and sending them again can succeed.
+		"BadDigest": true,
 	}
 )
 
@@ -32,8 +35,8 @@ var (
 //     interrupted (never transient, never retried);
 //   - NoSuchKey, NotFound or a bare 404: permanent, IsNotFound;
 //   - PreconditionFailed, 412, ConditionalRequestConflict (409): permanent, IsExists;
-//   - connection errors, timeouts, 5xx, throttling (including 429), a body cut short:
-//     transient;
+//   - connection errors, timeouts, 5xx, throttling (including 429), a body cut short, a
+//     body that does not match its checksum (BadDigest): transient;
 //   - everything else (AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch,
 //     ExpiredToken, NoSuchBucket, other 4xx, local read errors): permanent.
 //

@@ -1,6 +1,6 @@
 // Package storage owns object storage: one URL type (s3://bucket/key, file:///abs/path or a
 // plain local path) and one Store contract to list, stat, read, write and delete objects,
-// with three implementations: S3 (aws-sdk-go-v2 and its transfer manager, the standard
+// with three implementations: S3 (aws-sdk-go-v2, the standard
 // credential chain, AWS_ENDPOINT_URL_S3), Local (the filesystem twin, for tests and local
 // runs) and Router, which dispatches on the URL scheme and builds the S3 client only when an
 // s3:// URL is first used.
@@ -35,6 +35,17 @@ type Object struct {
 	// ETag is the S3 entity tag without quotes (S3 only; "" for local files). For a
 	// multipart upload it is not the MD5 of the content.
 	ETag string
+	// SHA256 is the lowercase hex SHA-256 of the object's bytes as the store recorded it
+	// when the object was written, so that a caller can check content without reading it;
+	// "" when the store gives none. Only S3's Stat fills it: from the object's
+	// x-amz-checksum-sha256 (HeadObject with checksum mode), which S3 verified against the
+	// body at upload, for an object written in one PutObject with a SHA-256 checksum (S3
+	// Put and PutFile send one). List never has it (ListObjectsV2 returns no checksums); an
+	// object uploaded in parts has only a composite checksum, a hash of its parts' hashes
+	// ("...-N"), which is not the content's, so "" too; Local records no checksum and
+	// leaves it "" (reading the file is the only way to hash it there, which the caller
+	// can do as well with Open).
+	SHA256 string
 }
 
 // PutOptions tunes Put and PutFile.

@@ -197,7 +197,10 @@ func (r *runner) live(ctx context.Context, p pending, log zerolog.Logger) Result
 // complete ends a claimed job whose prefix holds a published result: recorded here since
 // the batched lookup (another wrapper finished it first), it is skipped; otherwise the bucket,
 // which every results collection shares, has the same work complete (recorded for another
-// collection, or its record lost), and it is adopted: recorded here, never recomputed.
+// collection, or its record lost), and it is adopted: recorded here, never recomputed. Adopt
+// records only a result that is provably the job's own (its content the manifest's, its
+// metadata describing this job); any other fails the job permanently, and nothing under
+// the prefix is touched (it is not this job's to clear).
 func (r *runner) complete(ctx context.Context, c claimed, pub result.Publisher, fence jobFence, res Result) Result {
 	done, err := r.isDone(c.ctx, res.Hash)
 	if err != nil {

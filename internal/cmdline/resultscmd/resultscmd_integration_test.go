@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/result"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/results"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/storage"
@@ -299,6 +302,44 @@ func testGet(t *testing.T, w *world) {
 		}
 		if _, err := os.Stat(filepath.Join(dest, w.hashA1, "plot.png")); !os.IsNotExist(err) {
 			t.Fatalf("corrupted file left in place (%v)", err)
+		}
+		if entries, _ := os.ReadDir(dest); len(entries) != 0 {
+			t.Fatalf("a refused result left %v in --dest", entries)
+		}
+	})
+	t.Run("another job's result under a recorded hash refused", func(t *testing.T) {
+		// B's complete result copied over A2's (a recorded result), its manifest's hash
+		// rewritten: every file matches the manifest; only the metadata can tell.
+		ctx := context.Background()
+		from, to := "results/"+w.hashB+"/", "results/"+w.hashA2+"/"
+		m, err := result.ReadManifest(ctx, w.store, storage.MustParse("s3://"+w.bucket+"/"+from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := w.env.S3(t)
+		for _, e := range m.Files {
+			if _, err := raw.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(w.bucket), CopySource: aws.String(w.bucket + "/" + from + e.Path), Key: aws.String(to + e.Path)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m.Hash = w.hashA2
+		b, _ := json.Marshal(m)
+		if err := w.store.Put(ctx, storage.MustParse("s3://"+w.bucket+"/"+to+result.ManifestFile), bytes.NewReader(b), storage.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		dest := t.TempDir()
+		r := w.run(t, "get", w.hashA2, "-d", dest)
+		if r.Code != 1 {
+			t.Fatalf("exit %d, want 1\nstderr: %s", r.Code, r.Stderr)
+		}
+		want := "s3://" + w.bucket + "/" + to + result.MetadataFile + " describes job " + w.hashB + ", not " + w.hashA2
+		for _, s := range []string{"result " + w.hashA2, want} {
+			if !strings.Contains(r.Stderr, s) {
+				t.Fatalf("stderr lacks %q: %s", s, r.Stderr)
+			}
+		}
+		if entries, _ := os.ReadDir(dest); len(entries) != 0 {
+			t.Fatalf("a refused result left %v in --dest", entries)
 		}
 	})
 }
