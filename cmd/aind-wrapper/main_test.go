@@ -197,12 +197,14 @@ func TestRacingWrappersProduceOneResult(t *testing.T) {
 	script := `echo run >> ` + runs + `; sleep 0.5; echo '{}' > "$AIND_OUTPUTS_FILE"`
 	const n = 50
 	codes := make([]int, n)
+	stderr := make([]bytes.Buffer, n)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			cmd := s.command(t.TempDir(), "--dry_run=0", "--log-level=warn", "--", "sh", "-c", script)
+			cmd.Stderr = &stderr[i]
 			err := cmd.Run()
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -220,7 +222,7 @@ func TestRacingWrappersProduceOneResult(t *testing.T) {
 	t.Logf("exit codes of %d racing wrappers: %v", n, dist)
 	for i, c := range codes {
 		if c != 0 && c != 75 {
-			t.Fatalf("wrapper %d exited %d (want 0, or 75 while another held the job)", i, c)
+			t.Fatalf("wrapper %d exited %d (want 0, or 75 while another held the job):\n%s", i, c, stderr[i].String())
 		}
 	}
 	b, _ := os.ReadFile(runs)
