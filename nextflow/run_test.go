@@ -269,7 +269,10 @@ func TestNextflowConfigProfiles(t *testing.T) {
 		profile string
 		want    []string
 	}{
-		{"awsbatch", []string{"executor = 'awsbatch'", "region = 'us-west-2'"}},
+		// docs/SCALE.md's plan: 300 tasks at once (queue and maxForks), 20 submissions a
+		// second, Spot reclaims retried by base.config's errorStrategy, no arrays by default.
+		{"awsbatch", []string{"executor = 'awsbatch'", "region = 'us-west-2'", "maxSpotAttempts = 0",
+			"$awsbatch {", "queueSize = 300", "submitRateLimit = '20/1sec'", "pollInterval = '10 sec'", "maxForks = 300", "array = null"}},
 		{"codeocean", []string{"input = '/data/input_files'", "outdir = '/results'", "CO_CAPSULE_ID = 'capsule-4711'"}},
 		{"docker", []string{"enabled = true", "envWhitelist = "}},
 	} {
