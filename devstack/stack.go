@@ -172,7 +172,7 @@ func (st *stack) startFerret(cfg stackConfig) error {
 // startGateway starts versitygw on the chosen (or a free) port with its posix root under <dataDir>/s3.
 func (st *stack) startGateway(cfg stackConfig) error {
 	if st.gw != nil { // restart after an early exit: release the old one
-		_ = st.gw.stop(5 * time.Second)
+		_ = st.gw.stop(versitygwStopGrace)
 		st.gw = nil
 	}
 	port := cfg.s3Port
@@ -312,7 +312,7 @@ func (st *stack) stop() error {
 		st.mongo = nil
 	}
 	if st.gw != nil {
-		if err := st.gw.stop(5 * time.Second); err != nil {
+		if err := st.gw.stop(versitygwStopGrace); err != nil {
 			errs = append(errs, err)
 		}
 		st.gw = nil
@@ -350,3 +350,8 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// versitygwStopGrace is how long versitygw gets between SIGTERM and SIGKILL. Its graceful
+// shutdown waits for open connections; on a loaded 2-core CI machine, with keep-alive on
+// (--count-requests), it once took more than 5 s (TestCountRequests under the full suite).
+const versitygwStopGrace = 15 * time.Second
