@@ -76,40 +76,79 @@ func sameDocument(stored bson.Raw, want bson.D) bool {
 	return reflect.DeepEqual(a, b)
 }
 
+// insertAttempts bounds how many times insertIfAbsent inserts again after the document
+// that refused its insert was deleted before the read-back found it.
+const insertAttempts = 10
+
+// insertIfAbsent is InsertIfAbsent's one loop for both backends. insert reports whether
+// another document already held the _id (dup); readBack reports whether a document is
+// there now and whether it is doc. A document deleted between the refused insert and the
+// read-back (a claim released by its holder at that moment) leaves the _id free, so the
+// insert is tried again, up to insertAttempts times, after which the error is transient.
+func insertIfAbsent(ctx context.Context, id string, insert func(context.Context) (dup bool, err error), readBack func(context.Context) (found, same bool, err error)) (bool, error) {
+	for attempt := 0; attempt < insertAttempts; attempt++ {
+		dup, err := insert(ctx)
+		if err != nil {
+			return false, fmt.Errorf("inserting record %s: %w", id, err)
+		}
+		if !dup {
+			return true, nil
+		}
+		found, same, err := readBack(ctx)
+		if err != nil {
+			return false, fmt.Errorf("reading record %s: %w", id, err)
+		}
+		if found {
+			return same, nil
+		}
+	}
+	return false, fault.Transient(fmt.Errorf("record %s: refused as present, then gone when read back, %d times in a row", id, insertAttempts))
+}
+
 // InsertIfAbsent inserts doc at _id = id unless a document with that _id exists, and
 // reports whether the stored document is doc: true when it was inserted now (or by an
 // earlier attempt of this same write whose reply was lost, so a retry is idempotent),
-// false when another document holds id, which is left untouched.
+// false when another document holds id, which is left untouched. A document that refuses
+// the insert and is deleted before it can be read back is no obstacle: the insert is
+// tried again (see insertIfAbsent).
 func (col *Collection) InsertIfAbsent(ctx context.Context, id string, doc any) (bool, error) {
 	d, err := withID(id, doc)
 	if err != nil {
 		return false, err
 	}
-	dup := false
-	err = col.c.retry(ctx, func(ctx context.Context) error {
-		_, err := col.coll.InsertOne(ctx, d)
-		if mongo.IsDuplicateKeyError(err) {
-			dup = true
-			return nil
+	insert := func(ctx context.Context) (bool, error) {
+		dup := false
+		err := col.c.retry(ctx, func(ctx context.Context) error {
+			_, err := col.coll.InsertOne(ctx, d)
+			if mongo.IsDuplicateKeyError(err) {
+				dup = true
+				return nil
+			}
+			return err
+		})
+		return dup, err
+	}
+	readBack := func(ctx context.Context) (bool, bool, error) {
+		var stored bson.Raw
+		err := col.c.retry(ctx, func(ctx context.Context) error {
+			var err error
+			stored, err = col.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+			if errors.Is(err, mongo.ErrNoDocuments) {
+				stored = nil
+				return nil
+			}
+			return err
+		})
+		if err != nil || stored == nil {
+			return false, false, err
 		}
-		return err
-	})
+		return true, sameDocument(stored, d), nil
+	}
+	held, err := insertIfAbsent(ctx, id, insert, readBack)
 	if err != nil {
-		return false, fmt.Errorf("inserting record %s into %s: %w", id, col.Name(), err)
+		return false, fmt.Errorf("%s: %w", col.Name(), err)
 	}
-	if !dup {
-		return true, nil
-	}
-	var stored bson.Raw
-	err = col.c.retry(ctx, func(ctx context.Context) error {
-		var err error
-		stored, err = col.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
-		return err
-	})
-	if err != nil {
-		return false, fmt.Errorf("reading record %s in %s: %w", id, col.Name(), err)
-	}
-	return sameDocument(stored, d), nil
+	return held, nil
 }
 
 // Upsert sets doc's fields at _id = id ($set; the document is inserted if absent, and
@@ -135,32 +174,30 @@ func (col *Collection) Upsert(ctx context.Context, id string, doc any) error {
 }
 
 // InsertIfAbsent is Collection.InsertIfAbsent over the gateway: insert_one, and on 409
-// a read-back comparing the stored document with doc.
+// a read-back comparing the stored document with doc (inserting again if it is gone).
 func (c *GatewayCollection) InsertIfAbsent(ctx context.Context, id string, doc any) (bool, error) {
 	d, err := withID(id, doc)
 	if err != nil {
 		return false, err
 	}
-	// Resent after a lost reply, the insert may meet its own earlier success: the 409
-	// read-back below finds the same document and counts it as ours.
-	err = c.insertOne(ctx, d, idempotent)
-	var ge *GatewayError
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.As(err, &ge) && ge.Status == http.StatusConflict:
-	default:
-		return false, fmt.Errorf("inserting record %s: %w", id, err)
+	insert := func(ctx context.Context) (bool, error) {
+		// Resent after a lost reply, the insert may meet its own earlier success: the 409
+		// read-back finds the same document and counts it as ours.
+		err := c.insertOne(ctx, d, idempotent)
+		var ge *GatewayError
+		if errors.As(err, &ge) && ge.Status == http.StatusConflict {
+			return true, nil
+		}
+		return false, err
 	}
-	same := false
-	err = c.Find(ctx, bson.D{{Key: "_id", Value: id}}, FindOptions{}, func(stored bson.Raw) error {
-		same = sameDocument(stored, d)
-		return nil
-	})
-	if err != nil {
-		return false, fmt.Errorf("reading record %s: %w", id, err)
+	readBack := func(ctx context.Context) (found, same bool, err error) {
+		err = c.Find(ctx, bson.D{{Key: "_id", Value: id}}, FindOptions{}, func(stored bson.Raw) error {
+			found, same = true, sameDocument(stored, d)
+			return nil
+		})
+		return found, same, err
 	}
-	return same, nil
+	return insertIfAbsent(ctx, id, insert, readBack)
 }
 
 // Upsert is Collection.Upsert over the gateway: update_one {$set: doc} with upsert "True".
