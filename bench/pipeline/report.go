@@ -129,10 +129,13 @@ func (r report) String() string {
 	if r.peer != nil {
 		fmt.Fprintf(&b, "upstream wrapper vs aind-wrapper, the same job files, one process per task, through the DocDB gateway, median of %d rounds:\n", s.rounds)
 		for _, size := range r.peer.sizes {
-			up, ours := perJob(size.upstream, size.jobs()), perJob(size.ours, size.jobs())
+			n := size.jobs()
+			up, ours := perJob(size.upstream.wall, n), perJob(size.ours.wall, n)
 			ratio := float64(up) / float64(ours)
 			fmt.Fprintf(&b, "  %d task(s) of %d job(s): upstream %.1f ms/job, aind-wrapper %.1f ms/job, ratio upstream/aind-wrapper = %.1f (target >= %.0f: %s)\n",
 				size.tasks, size.perTask, ms(up), ms(ours), ratio, s.upTarget, verdict(ratio >= s.upTarget))
+			fmt.Fprintf(&b, "    CPU per job: upstream %.1f ms its own + %.1f ms the servers'; aind-wrapper %.1f ms + %.1f ms\n",
+				ms(perJob(size.upstream.own, n)), ms(perJob(size.upstream.servers, n)), ms(perJob(size.ours.own, n)), ms(perJob(size.ours.servers, n)))
 		}
 	}
 	fmt.Fprintf(&b, "(bench/pipeline took %s)\n", time.Since(r.started).Round(time.Second))

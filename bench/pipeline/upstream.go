@@ -22,11 +22,50 @@ type peerResult struct {
 	sizes []peerSize
 }
 
-// peerSize is one task size: jobs per task, tasks per round, and each round's wall time
-// (the sum over its tasks' processes).
+// peerSize is one task size: jobs per task, tasks per round, and each round's times (the
+// sums over its tasks' processes) for each tool.
 type peerSize struct {
 	perTask, tasks int
-	ours, upstream []time.Duration
+	ours, upstream peerTimes
+}
+
+// peerTimes are one tool's times, one entry per round: wall time, the CPU time of its
+// processes (user + system, with the children they waited for, as wait4 reports it), and
+// the CPU time the devstack's servers used meanwhile (FerretDB, the gateway, versitygw).
+type peerTimes struct {
+	wall, own, servers []time.Duration
+}
+
+// add appends one round's sums.
+func (p *peerTimes) add(r peerRun) {
+	p.wall, p.own, p.servers = append(p.wall, r.wall), append(p.own, r.own), append(p.servers, r.servers)
+}
+
+// peerRun is what one or more tool processes took.
+type peerRun struct{ wall, own, servers time.Duration }
+
+func (r *peerRun) plus(o peerRun) {
+	r.wall, r.own, r.servers = r.wall+o.wall, r.own+o.own, r.servers+o.servers
+}
+
+// timed runs cmd with output (cmd.Output or cmd.CombinedOutput) and returns its wall and
+// CPU times with the servers' CPU meanwhile, and what output returned.
+func timed(ds *devstack, cmd *exec.Cmd, output func() ([]byte, error)) (peerRun, []byte, error) {
+	var r peerRun
+	before, err := ds.cpu()
+	if err != nil {
+		return r, nil, err
+	}
+	start := time.Now()
+	b, err := output()
+	r.wall = time.Since(start)
+	if after, cerr := ds.cpu(); cerr == nil {
+		r.servers = after - before
+	}
+	if cmd.ProcessState != nil {
+		r.own = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	return r, b, err
 }
 
 func (p peerSize) jobs() int { return p.perTask * p.tasks }
@@ -78,27 +117,27 @@ func compareUpstream(ctx context.Context, t tools, ds *devstack, tmp string, r s
 			name := fmt.Sprintf("%dx%d_r%d", size.tasks, size.perTask, k)
 			progress("upstream comparison, %d task(s) of %d job(s), round %d of %d", size.tasks, size.perTask, k+1, s.rounds)
 			ours := func() error {
-				var sum time.Duration
+				var sum peerRun
 				for i, jobs := range tasks {
-					d, err := runOurs(ctx, t, env, filepath.Join(dir, fmt.Sprintf("ours-%s-%d", name, i)), filepath.Dir(jobs[0]), input, gateway, name)
+					r, err := runOurs(ctx, t, ds, env, filepath.Join(dir, fmt.Sprintf("ours-%s-%d", name, i)), filepath.Dir(jobs[0]), input, gateway, name)
 					if err != nil {
 						return err
 					}
-					sum += d
+					sum.plus(r)
 				}
-				size.ours = append(size.ours, sum)
+				size.ours.add(sum)
 				return nil
 			}
 			upstream := func() error {
-				var sum time.Duration
+				var sum peerRun
 				for i, jobs := range tasks {
-					d, err := runUpstream(ctx, t, env, python, filepath.Join(dir, fmt.Sprintf("upstream-%s-%d", name, i)), jobs, gateway, name)
+					r, err := runUpstream(ctx, t, ds, env, python, filepath.Join(dir, fmt.Sprintf("upstream-%s-%d", name, i)), jobs, gateway, name)
 					if err != nil {
 						return err
 					}
-					sum += d
+					sum.plus(r)
 				}
-				size.upstream = append(size.upstream, sum)
+				size.upstream.add(sum)
 				return nil
 			}
 			order := []func() error{upstream, ours}
@@ -148,28 +187,26 @@ func gatewayEnv(ds *devstack) []string {
 	return env
 }
 
-// runOurs runs aind-wrapper over the job folder jobDir (one process) and returns its wall
-// time; every job must be published and recorded.
-func runOurs(ctx context.Context, t tools, env []string, out, jobDir, input, gateway, name string) (time.Duration, error) {
+// runOurs runs aind-wrapper over the job folder jobDir (one process) and returns its
+// times; every job must be published and recorded.
+func runOurs(ctx context.Context, t tools, ds *devstack, env []string, out, jobDir, input, gateway, name string) (peerRun, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(t.bin, "aind-wrapper"), "run", "--input_directory="+input,
 		"--job_dict="+jobDir, "--output_directory="+out, "--scratch_directory="+out+"-scratch", "--dry_run=0",
 		"--code_url="+benchCode, "--code_version=1", "--docdb_host="+gateway, "--docdb_version=v1",
 		"--results_database=benchpeer", "--results_collection=ours_"+name,
 		"--analysis_bucket=s3://aind-analysis/peer-ours-"+name, "--log-level=warn", "--", "true")
 	cmd.Env = env
-	start := time.Now()
-	b, err := cmd.CombinedOutput()
-	d := time.Since(start)
+	r, b, err := timed(ds, cmd, cmd.CombinedOutput)
 	if err != nil || !strings.Contains(string(b), " 0 skipped as done, 0 failed") {
-		return d, fmt.Errorf("aind-wrapper: %v\n%s", err, b)
+		return r, fmt.Errorf("aind-wrapper: %v\n%s", err, b)
 	}
-	return d, nil
+	return r, nil
 }
 
 // runUpstream runs testdata/upstream/upstream_wrapper.py (analysis-pipeline-utils' own
 // functions, as its run_analysis_jobs calls them) over jobs (one process) and returns its
-// wall time; every job must be recorded.
-func runUpstream(ctx context.Context, t tools, env []string, python, out string, jobs []string, gateway, name string) (time.Duration, error) {
+// times; every job must be recorded.
+func runUpstream(ctx context.Context, t tools, ds *devstack, env []string, python, out string, jobs []string, gateway, name string) (peerRun, error) {
 	cfg, err := json.Marshal(map[string]any{
 		"jobs": jobs, "parameters": map[string]any{},
 		"code":    map[string]string{"url": benchCode, "name": "pipeline", "version": "1", "run_script": "code/run"},
@@ -177,24 +214,22 @@ func runUpstream(ctx context.Context, t tools, env []string, python, out string,
 		"results": out, "outputs": map[string]any{},
 	})
 	if err != nil {
-		return 0, err
+		return peerRun{}, err
 	}
 	cfgFile := out + ".json"
 	if err := os.WriteFile(cfgFile, cfg, 0o644); err != nil {
-		return 0, err
+		return peerRun{}, err
 	}
 	cmd := exec.CommandContext(ctx, python, filepath.Join(t.root, "testdata", "upstream", "upstream_wrapper.py"), cfgFile)
 	cmd.Env = append(env, "DOCDB_HOST="+strings.TrimPrefix(gateway, "http://"), "DOCDB_VERSION=v1",
 		"DOCDB_DATABASE=benchpeer", "DOCDB_COLLECTION=upstream_"+name, "AWS_DEFAULT_REGION=us-east-1")
-	start := time.Now()
-	b, err := cmd.Output()
-	d := time.Since(start)
+	r, b, err := timed(ds, cmd, cmd.Output)
 	if err != nil || strings.Count(string(b), `"hash"`) != len(jobs) {
 		stderr := ""
 		if ee, ok := err.(*exec.ExitError); ok {
 			stderr = string(ee.Stderr)
 		}
-		return d, fmt.Errorf("the upstream wrapper (%v) recorded %d of %d jobs:\n%s\n%s", err, strings.Count(string(b), `"hash"`), len(jobs), b, stderr)
+		return r, fmt.Errorf("the upstream wrapper (%v) recorded %d of %d jobs:\n%s\n%s", err, strings.Count(string(b), `"hash"`), len(jobs), b, stderr)
 	}
-	return d, nil
+	return r, nil
 }
