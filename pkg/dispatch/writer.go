@@ -110,7 +110,7 @@ func newWriter(d *dispatcher) (*writer, error) {
 		}
 		for _, e := range entries {
 			if !strings.HasPrefix(e.Name(), ".") {
-				return nil, fault.Usagef("output directory %s is not empty (found %s): dispatch writes into an empty folder so that stale jobs are never mixed in", out, e.Name())
+				return nil, fault.Usagef("output directory %s is not empty (it holds %q): dispatch writes into an empty folder so that stale jobs are never mixed in", out, e.Name())
 			}
 		}
 		w.tmp, err = os.MkdirTemp(out, ".aind-dispatch-")

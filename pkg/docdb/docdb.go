@@ -212,7 +212,7 @@ func classify(err error, attempts int) error {
 		return err
 	}
 	if isTransient(err) {
-		return fault.Transient(fmt.Errorf("DocDB unreachable after %d attempts (is it running, and are DOCDB_URI / DOCDB_HOST right?): %w", attempts, err))
+		return fault.Transient(fmt.Errorf("DocDB unreachable after %d attempts (is it running, and are DOCDB_URI / DOCDB_HOST right?): %w", attempts, plainSelection(err)))
 	}
 	return fault.Permanent(err)
 }

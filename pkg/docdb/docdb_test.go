@@ -2,7 +2,9 @@ package docdb_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -11,6 +13,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"github.com/allenneuraldynamics/aind-analysis-go/internal/testkit/devstacktest"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/docdb"
@@ -32,18 +35,25 @@ func TestRedact(t *testing.T) {
 	}
 }
 
+// TestConnectErrors: bad configuration is a usage error; a server that cannot be reached
+// is transient (exit 75) and says why in plain words (the closed port's "connection
+// refused", not the driver's topology dump), the driver's error still reachable with
+// errors.Is and errors.As.
 func TestConnectErrors(t *testing.T) {
 	ctx := context.Background()
+	closed := closedPort(t)
 	tests := []struct {
 		name      string
 		opts      docdb.Options
 		usage     bool
 		transient bool
+		want      string // the end of the message
 	}{
-		{"no URI", docdb.Options{}, true, false},
-		{"not a mongo URI", docdb.Options{URI: "http://x"}, true, false},
-		{"missing CA file", docdb.Options{URI: "mongodb://127.0.0.1:1/", TLSCAFile: "/nonexistent.pem"}, true, false},
-		{"unreachable", docdb.Options{URI: "mongodb://u:pw@127.0.0.1:1/", ServerSelectionTimeout: 200 * time.Millisecond, Backoff: 10 * time.Millisecond}, false, true},
+		{"no URI", docdb.Options{}, true, false, "no connection string given (set --docdb-uri or DOCDB_URI)"},
+		{"not a mongo URI", docdb.Options{URI: "http://x"}, true, false, "must start with mongodb:// or mongodb+srv://"},
+		{"missing CA file", docdb.Options{URI: "mongodb://127.0.0.1:1/", TLSCAFile: "/nonexistent.pem"}, true, false, "no such file or directory"},
+		{"unreachable", docdb.Options{URI: "mongodb://u:pw@" + closed + "/", ServerSelectionTimeout: 200 * time.Millisecond, Backoff: 10 * time.Millisecond}, false, true,
+			"DocDB unreachable after 3 attempts (is it running, and are DOCDB_URI / DOCDB_HOST right?): " + closed + ": connection refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,8 +64,32 @@ func TestConnectErrors(t *testing.T) {
 			if strings.Contains(err.Error(), ":pw@") {
 				t.Fatalf("password in error: %v", err)
 			}
+			if !strings.HasSuffix(err.Error(), tt.want) || strings.Contains(err.Error(), "topology") {
+				t.Fatalf("error %q\nwant it to end in %q, without the driver's topology", err, tt.want)
+			}
+			if !tt.transient {
+				return
+			}
+			var sse topology.ServerSelectionError
+			if fault.ExitCode(err) != fault.ExitTransient || !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &sse) {
+				t.Fatalf("error %v: want exit %d, the driver's ServerSelectionError and its deadline underneath", err, fault.ExitTransient)
+			}
 		})
 	}
+}
+
+// closedPort returns "127.0.0.1:port" where nothing listens: a port just given up.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }
 
 type fixture struct {

@@ -56,8 +56,55 @@ func TestFitShowsColumnsThatTellRowsApart(t *testing.T) {
 		t.Fatalf("columns %s, %d hidden; want %s and 4 hidden", got, hidden, want)
 	}
 	all, hidden := tb.Fit(1000)
-	want = "hash,created,code_name,output.subject_id,param.cutoff,output.channels.G_0.slo…,param.analysis_name,output.channels.G_0.lab…,output.empty"
+	want = "hash,created,code_name,output.subject_id,param.cutoff,output.…G_0.slope,param.analysis_name,output.…G_0.label,output.empty"
 	if got := strings.Join(all.Columns, ","); got != want || hidden != 0 {
 		t.Fatalf("wide terminal: columns %s, %d hidden; want %s", got, hidden, want)
+	}
+}
+
+// TestFitHeadersAreDistinct: a header longer than maxCell keeps its kind and the end of its
+// path (the keys that tell columns apart), not its beginning, so two long paths with the
+// same beginning get different headers; headers that would still be the same are widened
+// until they differ.
+func TestFitHeadersAreDistinct(t *testing.T) {
+	tests := []struct {
+		name    string
+		columns []string
+		want    []string
+	}{
+		{"the same beginning", []string{"output.channels.G_0.slope_a", "output.channels.G_0.slope_b"},
+			[]string{"output.…G_0.slope_a", "output.…G_0.slope_b"}},
+		{"the same beginning, one level up", []string{"output.channels.G_0.label", "output.channels.G_0.slope"},
+			[]string{"output.…G_0.label", "output.…G_0.slope"}},
+		{"short names as they are", []string{ColHash, "output.n", "param.cutoff"},
+			[]string{ColHash, "output.n", "param.cutoff"}},
+		{"a parameter and an output with the same key", []string{"output.fit.parameters.learn_rate", "param.fit.parameters.learn_rate"},
+			[]string{"output.…learn_rate", "param.…learn_rate"}},
+		{"one long key: its end", []string{"param.a_really_long_parameter_name"},
+			[]string{"param.…ng_parameter_name"}},
+		{"the same end too: widened to the whole path", []string{"output.a.a_long_common_name_xyz.value", "output.b.a_long_common_name_xyz.value"},
+			[]string{"output.a.a_long_common_name_xyz.value", "output.b.a_long_common_name_xyz.value"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tb := Table{Columns: tt.columns, Rows: [][]string{make([]string, len(tt.columns))}}
+			for j := range tt.columns {
+				tb.Rows[0][j] = "1"
+			}
+			fit, hidden := tb.Fit(1000)
+			if hidden != 0 {
+				t.Fatalf("%d columns hidden", hidden)
+			}
+			seen := map[string]bool{}
+			for _, h := range fit.Columns {
+				if seen[h] {
+					t.Fatalf("headers %q: %q twice", fit.Columns, h)
+				}
+				seen[h] = true
+			}
+			if strings.Join(fit.Columns, ",") != strings.Join(tt.want, ",") {
+				t.Fatalf("headers %q, want %q", fit.Columns, tt.want)
+			}
+		})
 	}
 }

@@ -168,10 +168,10 @@ func (t Table) Write(w io.Writer, format string) error {
 const maxCell = 24
 
 // Fit returns the table as a terminal shows it by default: hashes cut to 12 characters,
-// long cells cut to maxCell, list and object cells dropped (their columns with them), the
-// parameter and output columns ordered by what they tell (see informative), and only the
-// leading columns whose aligned width fits in width (at least the first). It also returns
-// how many columns it left out.
+// long cells cut to maxCell, long headers shortened to distinct ones (see headers), list
+// and object cells dropped (their columns with them), the parameter and output columns
+// ordered by what they tell (see informative), and only the leading columns whose aligned
+// width fits in width (at least the first). It also returns how many columns it left out.
 func (t Table) Fit(width int) (Table, int) {
 	keep := make([]int, 0, len(t.Columns))
 	for j := range t.Columns {
@@ -196,11 +196,19 @@ func (t Table) Fit(width int) (Table, int) {
 		}
 		return cell(s, maxCell)
 	}
+	names := make([]string, len(keep))
+	for i, j := range keep {
+		names[i] = t.Columns[j]
+	}
+	heads := map[int]string{}
+	for i, h := range headers(names) {
+		heads[keep[i]] = h
+	}
 	out := Table{}
 	used := 0
 	var cols []int
 	for _, j := range keep {
-		w := len([]rune(cut("", t.Columns[j])))
+		w := len([]rune(heads[j]))
 		for _, row := range t.Rows {
 			w = max(w, len([]rune(cut(t.Columns[j], row[j]))))
 		}
@@ -211,7 +219,7 @@ func (t Table) Fit(width int) (Table, int) {
 		cols = append(cols, j)
 	}
 	for _, j := range cols {
-		out.Columns = append(out.Columns, cut("", t.Columns[j]))
+		out.Columns = append(out.Columns, heads[j])
 	}
 	for _, row := range t.Rows {
 		r := make([]string, len(cols))
@@ -221,6 +229,74 @@ func (t Table) Fit(width int) (Table, int) {
 		out.Rows = append(out.Rows, r)
 	}
 	return out, len(t.Columns) - len(cols)
+}
+
+// headers returns the columns' headers, distinct: each cut to maxCell by header, and
+// those that would still be the same widened, a character at a time, until they differ
+// (at worst to the whole column name).
+func headers(columns []string) []string {
+	limit := make([]int, len(columns))
+	for i := range limit {
+		limit[i] = maxCell
+	}
+	heads := make([]string, len(columns))
+	for {
+		at := map[string][]int{}
+		for i, c := range columns {
+			heads[i] = header(c, limit[i])
+			at[heads[i]] = append(at[heads[i]], i)
+		}
+		widened := false
+		for _, same := range at {
+			if len(same) < 2 {
+				continue
+			}
+			for _, i := range same {
+				if limit[i] < len([]rune(columns[i])) {
+					limit[i]++
+					widened = true
+				}
+			}
+		}
+		if !widened {
+			return heads
+		}
+	}
+}
+
+// header cuts a column name longer than n characters to n: it keeps its kind ("output."
+// or "param.") and the end of its path, the keys that tell columns apart (two outputs
+// under channels.G_0 differ in their last key), as whole keys when they fit:
+// "output.channels.G_0.slope_a" is "output.…G_0.slope_a".
+func header(col string, n int) string {
+	if len([]rune(col)) <= n {
+		return col
+	}
+	kind := ""
+	for _, p := range []string{OutPrefix, ParamPrefix} {
+		if strings.HasPrefix(col, p) {
+			kind = p
+		}
+	}
+	room := n - len(kind) - 1 // 1 for "…"
+	if room < 1 {
+		kind, room = "", n-1
+	}
+	path := strings.TrimPrefix(col, kind)
+	keys := strings.Split(path, ".")
+	tail := ""
+	for i := len(keys) - 1; i >= 0; i-- {
+		t := strings.Join(keys[i:], ".")
+		if len([]rune(t)) > room {
+			break
+		}
+		tail = t
+	}
+	if tail == "" { // the last key alone is too long: its end
+		r := []rune(path)
+		tail = string(r[len(r)-max(room, 0):])
+	}
+	return kind + "…" + tail
 }
 
 // informative reorders the parameter and output columns among cols (the others keep their

@@ -187,6 +187,9 @@ func parseQuery(arg, inputDir string) (bson.D, string, error) {
 		}
 		source, text = "docdb_query file "+arg, data
 	}
+	if err := json.Unmarshal(text, new(json.RawMessage)); err != nil {
+		return nil, "", fault.Usage(jsonSyntaxError(source, text, err))
+	}
 	var q bson.D
 	if err := bson.UnmarshalExtJSON(text, false, &q); err != nil {
 		return nil, "", fault.Usagef("%s: invalid JSON query: %w", source, err)
@@ -196,6 +199,26 @@ func parseQuery(arg, inputDir string) (bson.D, string, error) {
 		return nil, "", fault.Usagef("%s: invalid JSON query: %w", source, err)
 	}
 	return q, compact.String(), nil
+}
+
+// jsonSyntaxError says where in text (read from source) the JSON is broken: the byte
+// offset encoding/json found (the position of the offending byte, counted from 1, or the
+// length of a cut input), with the line and column when text spans lines. The bson
+// parser's own message gives position 0 for a cut input, hence this check first.
+func jsonSyntaxError(source string, text []byte, err error) error {
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		return fmt.Errorf("%s: invalid JSON query: %w", source, err)
+	}
+	where := fmt.Sprintf("at byte %d", se.Offset)
+	if bytes.Contains(text, []byte("\n")) {
+		at := max(int(se.Offset)-1, 0) // the offending byte's index
+		before := text[:min(at, len(text))]
+		line := bytes.Count(before, []byte("\n")) + 1
+		column := len([]rune(string(before[bytes.LastIndexByte(before, '\n')+1:]))) + 1
+		where += fmt.Sprintf(" (line %d, column %d)", line, column)
+	}
+	return fmt.Errorf("%s: invalid JSON query %s: %w", source, where, se)
 }
 
 // assetRow is one row of the data-asset CSV.
