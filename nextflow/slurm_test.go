@@ -52,7 +52,7 @@ func slurmCluster(t *testing.T) string {
 			return
 		}
 		if out, err := exec.Command("../scripts/slurm-cluster", "up", "--dir", dir, "--env-file", filepath.Join(dir, "env"),
-			"--slurmd-timeout", "10").CombinedOutput(); err != nil {
+			"--slurmd-timeout", "10", "--ports", "auto").CombinedOutput(); err != nil {
 			slurmErr = fmt.Errorf("scripts/slurm-cluster up: %v\n%s", err, out)
 			_ = os.RemoveAll(dir)
 			return
@@ -343,6 +343,9 @@ func TestNextflowSlurmNodeLost(t *testing.T) {
 		args := []string{"up", "--dir", dir, "--nodes", strconv.Itoa(nodes), "--env-file", filepath.Join(t.TempDir(), "env")}
 		if timeout != nil {
 			args = append(args, "--slurmd-timeout", timeout[1])
+		}
+		if port := regexp.MustCompile(`(?m)^SlurmctldPort=(\d+)`).FindStringSubmatch(string(b)); port != nil {
+			args = append(args, "--ports", port[1]) // the ports it had: the tests' clients use its slurm.conf
 		}
 		if out, err := exec.Command("../scripts/slurm-cluster", args...).CombinedOutput(); err != nil {
 			t.Errorf("restoring the cluster: scripts/slurm-cluster %v: %v\n%s", args, err, out)

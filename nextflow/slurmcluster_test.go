@@ -66,11 +66,30 @@ func TestSlurmClusterRefusesPortsInUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err, string(info))
 	}
-	cmd := exec.Command("sinfo", "-h", "-N", "-o", "%N %T")
-	cmd.Env = append(os.Environ(), "SLURM_CONF="+own)
-	second, err := cmd.CombinedOutput()
+	second, err := secondNodes(own)
 	if err != nil || strings.TrimSpace(string(second)) != "n1 idle" {
 		t.Fatalf("the cluster on --ports %d: sinfo = %q, %v; want one idle node n1", base, second, err)
+	}
+	if out, err := script("down"); err != nil {
+		t.Fatalf("down: %v\n%s", err, out)
+	}
+	ping()
+
+	// --ports auto passes over the running cluster's ports to free ones.
+	out, err = script("up", "--env-file", filepath.Join(dir, "env"), "--nodes", "1", "--ports", "auto")
+	if err != nil {
+		t.Fatalf("up --ports auto: %v\n%s", err, out)
+	}
+	b, err = os.ReadFile(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`(?m)^SlurmctldPort=(\d+)$`).FindSubmatch(b); m == nil || string(m[1]) == strconv.Itoa(running) {
+		t.Fatalf("--ports auto chose %q, the running cluster's port is %d", m, running)
+	}
+	second, err = secondNodes(own)
+	if err != nil || strings.TrimSpace(string(second)) != "n1 idle" {
+		t.Fatalf("the cluster on --ports auto: sinfo = %q, %v; want one idle node n1", second, err)
 	}
 	if out, err := script("down"); err != nil {
 		t.Fatalf("down: %v\n%s", err, out)
@@ -79,6 +98,13 @@ func TestSlurmClusterRefusesPortsInUse(t *testing.T) {
 	if again, _ := exec.Command("sinfo", "-h", "-N", "-o", "%N %T").CombinedOutput(); string(again) != string(info) {
 		t.Fatalf("the running cluster's nodes changed: before %q, after %q", info, again)
 	}
+}
+
+// secondNodes runs sinfo's node list on the cluster of slurm.conf conf.
+func secondNodes(conf string) ([]byte, error) {
+	cmd := exec.Command("sinfo", "-h", "-N", "-o", "%N %T")
+	cmd.Env = append(os.Environ(), "SLURM_CONF="+conf)
+	return cmd.CombinedOutput()
 }
 
 // freePortRun returns a port p such that p..p+n are all free on 127.0.0.1 now.
