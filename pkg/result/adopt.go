@@ -21,7 +21,8 @@ import (
 // complete. Adopt records it only when it is provably this job's own, and never deletes or
 // writes an object. In order:
 //
-//  1. read manifest.json (one GET; absent: nothing complete) and check it names hash;
+//  1. read manifest.json (one GET; absent: nothing complete) and CheckManifest: it names
+//     hash and lists metadata.nd.json;
 //  2. list the prefix and Check it against the manifest (one LIST: every file there with
 //     its size, nothing else);
 //  3. read metadata.nd.json (one GET), check its bytes against the manifest's size and
@@ -51,8 +52,8 @@ func (p Publisher) Adopt(ctx context.Context, fence Fence, hash string) (bool, e
 	if err != nil {
 		return false, fmt.Errorf("looking for a complete result under %s: %w", dest, err)
 	}
-	if m.Hash != hash {
-		return false, fault.Permanent(fmt.Errorf("%s holds a %s for %q, not for its own hash; nothing recorded, nothing touched", dest, ManifestFile, m.Hash))
+	if err := CheckManifest(dest, hash, m); err != nil {
+		return false, fmt.Errorf("%s holds a %s that is not its job's; nothing recorded, nothing touched: %w", dest, ManifestFile, err)
 	}
 	if err := p.verify(ctx, dest, m); err != nil {
 		return false, fault.Permanent(fmt.Errorf("%s holds a %s that its objects do not match; nothing recorded, nothing touched: %w", dest, ManifestFile, err))
@@ -68,25 +69,22 @@ func (p Publisher) Adopt(ctx context.Context, fence Fence, hash string) (bool, e
 	return true, nil
 }
 
-// verifyContent checks the content of every file of m under dest (steps 3 and 4 of Adopt)
-// and returns the result's metadata, which describes the job hash. Files are checked
+// verifyContent checks the content of every file of m (a manifest CheckManifest passed)
+// under dest (steps 3 and 4 of Adopt) and returns the result's metadata, which describes the job hash. Files are checked
 // concurrently; of several failures the first in path order is returned.
 func (p Publisher) verifyContent(ctx context.Context, dest storage.URL, hash string, m Manifest) (identity.Metadata, error) {
 	var (
-		metaEntry *ManifestEntry
+		metaEntry ManifestEntry // CheckManifest made sure there is one
 		others    []ManifestEntry
 	)
-	for i, e := range m.Files {
+	for _, e := range m.Files {
 		if e.Path == MetadataFile {
-			metaEntry = &m.Files[i]
+			metaEntry = e
 			continue
 		}
 		others = append(others, e)
 	}
-	if metaEntry == nil {
-		return identity.Metadata{}, fault.Permanent(fmt.Errorf("%s lists no %s: nothing says which job this is", dest.Join(ManifestFile), MetadataFile))
-	}
-	meta, err := readVerifiedMetadata(ctx, p.Store, dest.Join(MetadataFile), *metaEntry)
+	meta, err := readVerifiedMetadata(ctx, p.Store, dest.Join(MetadataFile), metaEntry)
 	if err != nil {
 		return meta, err
 	}

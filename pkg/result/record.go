@@ -34,6 +34,23 @@ func Document(hash string, meta identity.Metadata) (bson.D, error) {
 	return append(bson.D{{Key: "_id", Value: hash}}, doc...), nil
 }
 
+// CheckManifest checks that m, the manifest.json of the result at location, is the
+// manifest of the job hash and lists its metadata.nd.json (what says which job it is).
+// Otherwise a permanent error naming the file and the field, such as
+// "s3://b/h/manifest.json: hash is "other", not h".
+func CheckManifest(location storage.URL, hash string, m Manifest) error {
+	u := location.Join(ManifestFile)
+	if m.Hash != hash {
+		return fault.Permanent(fmt.Errorf("%s: hash is %q, not %s", u, m.Hash, hash))
+	}
+	for _, e := range m.Files {
+		if e.Path == MetadataFile {
+			return nil
+		}
+	}
+	return fault.Permanent(fmt.Errorf("%s lists no %s: nothing says which job this is", u, MetadataFile))
+}
+
 // CheckMetadata checks that meta, the metadata.nd.json of the result at location, describes
 // the job whose identity is hash, so that a result found under <hash>/ is recorded or read
 // as that job's only when it is: its analysis' Code block

@@ -96,7 +96,7 @@ func Get(ctx context.Context, store Reader, results []Download, o GetOptions) er
 		if err != nil {
 			return fmt.Errorf("result %s: %w", d.Hash, err)
 		}
-		if err := checkManifest(d, m); err != nil {
+		if err := result.CheckManifest(d.Location, d.Hash, m); err != nil {
 			return fmt.Errorf("result %s: %w", d.Hash, err)
 		}
 		manifests[i] = m
@@ -167,21 +167,6 @@ func uniqueHashes(results []Download) []Download {
 		}
 	}
 	return out
-}
-
-// checkManifest checks that m, read from d's location, is the manifest of the result d
-// names and lists its metadata.nd.json.
-func checkManifest(d Download, m result.Manifest) error {
-	u := d.Location.Join(result.ManifestFile)
-	if m.Hash != d.Hash {
-		return fault.Permanent(fmt.Errorf("%s: hash is %q, not %s", u, m.Hash, d.Hash))
-	}
-	for _, e := range m.Files {
-		if e.Path == result.MetadataFile {
-			return nil
-		}
-	}
-	return fault.Permanent(fmt.Errorf("%s lists no %s: nothing says which job this is", u, result.MetadataFile))
 }
 
 // checkStaged checks the downloaded (and verified) metadata.nd.json in dir describes the
