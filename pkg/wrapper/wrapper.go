@@ -23,10 +23,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/fault"
 	"github.com/allenneuraldynamics/aind-analysis-go/pkg/identity"
@@ -82,8 +82,8 @@ type Records interface {
 // Claims reserves jobs. docdb.Store (on a claims collection) implements it: Claim
 // returns true when holder holds the claim (taking over an expired one), Renew extends it
 // or fails with a permanent (not transient) error when it was lost, Release drops holder's
-// claims on ids (those still held), in one request. Every method must return by ctx's deadline: the wrapper bounds renewals
-// well under the lease.
+// claims on ids (those still held), in one request. Every method must return by ctx's
+// deadline: the wrapper bounds renewals well under the lease.
 type Claims interface {
 	Claim(ctx context.Context, id, holder string, lease time.Duration) (bool, error)
 	Renew(ctx context.Context, id, holder string, lease time.Duration) error
@@ -244,8 +244,9 @@ func (s Summary) Err() error {
 }
 
 // Run processes every job file in cfg.JobDir, in name order, up to cfg.ConcurrentJobs at
-// once with one analysis at a time; one failing job does not stop the others. It returns an error only when the run cannot start (bad job folder or
-// settings); job failures are in the Summary (see Summary.Err).
+// once with one analysis at a time; one failing job does not stop the others. It returns
+// an error only when the run cannot start (bad job folder or settings) or is cancelled;
+// job failures are in the Summary (see Summary.Err).
 func Run(ctx context.Context, cfg Config, deps Deps, a Analysis) (Summary, error) {
 	if err := cfg.check(deps); err != nil {
 		return Summary{}, err
@@ -281,22 +282,17 @@ func Run(ctx context.Context, cfg Config, deps Deps, a Analysis) (Summary, error
 	defer r.releaseClaims(ctx)
 	jobs := r.resolveAll(files)
 	recorded, lookupErr := r.recorded(ctx, jobs)
-	// Up to ConcurrentJobs jobs at once; their analyses take turns (runner.analysing).
+	// Up to ConcurrentJobs jobs at once (g.Go waits for a free slot); their analyses take
+	// turns (runner.analysing). A cancelled run starts no more jobs.
 	results := make([]*Result, len(jobs))
-	slots := make(chan struct{}, cfg.ConcurrentJobs)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(cfg.ConcurrentJobs)
 	for i, p := range jobs {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-		}
 		if ctx.Err() != nil {
 			break
 		}
 		p.recorded, p.lookupErr = recorded[p.id.Hash], lookupErr
-		wg.Add(1)
-		go func() {
-			defer func() { <-slots; wg.Done() }()
+		g.Go(func() error {
 			log := deps.Log.With().Str("job", job.Stem(p.file.Path)).Logger()
 			log.Info().Int("index", i+1).Int("of", len(files)).Msg("job starting")
 			res := r.runJob(ctx, p, log)
@@ -306,9 +302,10 @@ func Run(ctx context.Context, cfg Config, deps Deps, a Analysis) (Summary, error
 			}
 			ev.Str("status", string(res.Status)).Str("hash", res.Hash).Str("duration", res.Duration.Round(time.Millisecond).String()).Msg("job finished")
 			results[i] = &res
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // jobs return no error: their failures are in their Results
 	var sum Summary
 	for _, res := range results {
 		if res == nil { // not started: the run was cancelled
